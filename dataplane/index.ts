@@ -1,0 +1,8 @@
+/**
+ * dataplane/ — the edge agent, one program for twin nodes and real edges. It never imports twin/ or
+ * controller/: an agent cannot know whether it is emulated. It owns the bundle schema (its input contract)
+ * and the inventory schema (what an edge reports about itself); the controller's compiler imports both.
+ * Sub-folders: agent/ (the `patronus edge` process), bundle/, and later xdp/, probe/, steer/, bgp/, wanopt/.
+ */
+export * from './validate.ts';
+export * from './units.ts';

@@ -6,3 +6,6 @@
  */
 export * from './validate.ts';
 export * from './units.ts';
+export * from './net.ts';
+export * from './inventory.ts';
+export * from './bundle/index.ts';

@@ -1,0 +1,150 @@
+/**
+ * The bundle: everything one edge needs, compiled by the controller from inventory + intent. It is the
+ * agent's input contract, so it lives here; the compiler imports it. A bundle is deterministic and
+ * content-addressed: `bundleHash` is the sha256 of its canonical JSON (keys sorted, no whitespace).
+ *
+ * Units: durations in milliseconds, rates in bit/s, loss as a fraction 0..1, sizes in bytes.
+ */
+import { z } from 'zod';
+import { IfAddress, IpAddress, IpPrefix } from '../net.ts';
+
+export const BUNDLE_API_VERSION = 'patronus.dev/bundle/v1';
+
+const Name = z.string().min(1);
+const Id16 = z.number().int().min(0).max(0xffff);
+
+export const BundleWanInterface = z.strictObject({
+  name: Name,
+  transport: Name,
+  ipv4: z.array(IfAddress()),
+  gateway: IpAddress().optional(),
+  mtu: z.number().int(),
+  role: z.enum(['active', 'backup', 'last-resort']),
+  metered: z.boolean(),
+  /** bit/s; 0 = unknown. */
+  bandwidthUp: z.number().nonnegative(),
+  bandwidthDown: z.number().nonnegative(),
+});
+
+export const BundleLanInterface = z.strictObject({
+  name: Name,
+  segment: Name,
+  ipv4: z.array(IfAddress()),
+  vlan: z.number().int().optional(),
+});
+
+/**
+ * One route in a segment. kind: local (a LAN of this site), remote (another site, through the overlay),
+ * internet (direct internet breakout via a WAN interface), drop (blackhole).
+ */
+export const BundleRoute = z.strictObject({
+  prefix: IpPrefix(),
+  kind: z.enum(['local', 'remote', 'internet', 'drop']),
+  /** remote: destination site and its numeric id. */
+  site: Name.optional(),
+  siteId: Id16.optional(),
+  /** remote: the site whose edge this edge sends to (a hub when the route is backhauled). */
+  via: Name.optional(),
+  /** local: the LAN interface. */
+  interface: Name.optional(),
+});
+
+export const BundleSegment = z.strictObject({
+  name: Name,
+  id: Id16,
+  routes: z.array(BundleRoute),
+});
+
+/** One overlay path: a (local WAN interface, remote edge WAN address) pair. */
+export const BundlePath = z.strictObject({
+  /** Unique within the bundle; carried in the overlay header. */
+  id: Id16,
+  peerNode: Name,
+  peerSite: Name,
+  peerSiteId: Id16,
+  /** Local transport colour and the peer's. */
+  transport: Name,
+  remoteTransport: Name,
+  localInterface: Name,
+  localAddress: IpAddress(),
+  remoteAddress: IpAddress(),
+  /** Underlay next hop when the peer is not on-link. */
+  gateway: IpAddress().optional(),
+  /** Path MTU for inner packets before overlay overhead is subtracted (min of both ends). */
+  mtu: z.number().int(),
+  role: z.enum(['active', 'backup', 'last-resort']),
+  /** Whether this edge actively probes this path (the topology policy decides). */
+  probe: z.boolean(),
+});
+
+export const PortRange = z.tuple([z.number().int().min(0).max(65535), z.number().int().min(0).max(65535)]);
+
+export const BundleClassRule = z.strictObject({
+  /** Application class name and numeric id (carried in the overlay header). */
+  appClass: Name,
+  classId: z.number().int().min(0).max(255),
+  /** Lower runs first. */
+  priority: z.number().int(),
+  protocol: z.enum(['tcp', 'udp', 'icmp', 'any']).default('any'),
+  srcPorts: z.array(PortRange).default([]),
+  dstPorts: z.array(PortRange).default([]),
+  srcPrefixes: z.array(IpPrefix()).default([]),
+  dstPrefixes: z.array(IpPrefix()).default([]),
+  dscp: z.array(z.number().int().min(0).max(63)).default([]),
+});
+
+export const BundleRule = z.strictObject({
+  name: Name,
+  segment: Name,
+  appClass: Name,
+  slaClass: Name.optional(),
+  qosClass: Name.optional(),
+  service: z.enum(['overlay', 'direct-internet', 'backhaul']),
+  strategy: z.enum(['preference', 'load-balance', 'duplicate']),
+  /** Transports in order of preference (local colours). */
+  preferred: z.array(Name),
+  /** Steer per packet instead of per flow. */
+  perPacket: z.boolean(),
+});
+
+export const BundleSlaClass = z.strictObject({
+  name: Name,
+  id: z.number().int().min(0).max(255),
+  latencyMs: z.number().nonnegative(),
+  jitterMs: z.number().nonnegative(),
+  loss: z.number().min(0).max(1),
+  /** When no path complies: keep the best of the non-compliant ones, or drop. */
+  fallback: z.enum(['best-of-worst', 'strict-drop']),
+});
+
+export const BundleQosClass = z.strictObject({
+  name: Name,
+  id: z.number().int().min(0).max(255),
+  /** Strict priority (real-time) or weighted. */
+  priority: z.boolean(),
+  weight: z.number().int().min(1).max(1000),
+  /** DSCP to mark, if any. */
+  dscp: z.number().int().min(0).max(63).optional(),
+});
+
+export const Bundle = z.strictObject({
+  apiVersion: z.literal(BUNDLE_API_VERSION),
+  node: Name,
+  site: Name,
+  siteId: Id16,
+  /** Name of the intent this bundle came from. */
+  intent: Name,
+  interfaces: z.strictObject({ wan: z.array(BundleWanInterface), lan: z.array(BundleLanInterface) }),
+  segments: z.array(BundleSegment),
+  paths: z.array(BundlePath),
+  classifier: z.array(BundleClassRule),
+  rules: z.array(BundleRule),
+  slaClasses: z.array(BundleSlaClass),
+  qosClasses: z.array(BundleQosClass),
+  /** Filled by the BGP and WAN-optimisation issues. */
+  bgp: z.record(z.string(), z.unknown()).default({}),
+  wanopt: z.record(z.string(), z.unknown()).default({}),
+});
+export type Bundle = z.output<typeof Bundle>;
+export type BundlePath = z.output<typeof BundlePath>;
+export type BundleRoute = z.output<typeof BundleRoute>;

@@ -1,0 +1,47 @@
+/**
+ * Inventory: what each edge has — interfaces, addresses, and which underlay (transport colour) each WAN
+ * interface attaches to. A lab is one source of inventory (twin/ derives it); real edges report theirs at
+ * enrolment. The compiler reads inventory + intent, never a lab directly.
+ *
+ * Example (one edge):
+ *   { node: "edge1", site: "s1", interfaces: [
+ *       { name: "wan0", role: "wan", transport: "mpls", ipv4: ["172.16.0.1/24"], mtu: 1500 },
+ *       { name: "lan0", role: "lan", ipv4: ["10.1.0.1/24"], mtu: 1500 } ] }
+ */
+import { z } from 'zod';
+import { IfAddress, IpAddress } from './net.ts';
+
+export const InventoryInterface = z.strictObject({
+  /** Kernel interface name (≤15 characters). */
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'expected an interface name of 1–15 letters, digits, _ . -'),
+  /** wan: attaches to an underlay; lan: a site network; mgmt: out of band. */
+  role: z.enum(['wan', 'lan', 'mgmt']),
+  /** Interface addresses with prefix length. */
+  ipv4: z.array(IfAddress()).default([]),
+  ipv6: z.array(IfAddress()).default([]),
+  /** Bytes; the interface MTU, not the path MTU. */
+  mtu: z.number().int().min(576).max(9216).default(1500),
+  /** WAN only: the underlay colour this interface attaches to (matches an intent transport name). */
+  transport: z.string().optional(),
+  /** WAN only: next hop into the underlay when the underlay is routed; absent when peers are on-link. */
+  gateway: IpAddress().optional(),
+  /** LAN only: VLAN id when the segment arrives tagged. */
+  vlan: z.number().int().min(1).max(4094).optional(),
+});
+export type InventoryInterface = z.output<typeof InventoryInterface>;
+
+export const InventoryEdge = z.strictObject({
+  /** Edge name (the agent's node name). */
+  node: z.string().min(1),
+  /** Site the edge belongs to (matches an intent site name). */
+  site: z.string().min(1),
+  interfaces: z.array(InventoryInterface).min(1),
+});
+export type InventoryEdge = z.output<typeof InventoryEdge>;
+
+export const Inventory = z.strictObject({
+  /** Where this inventory came from, e.g. "lab:two-site-dual-wan" or "enrolment". */
+  source: z.string(),
+  edges: z.array(InventoryEdge),
+});
+export type Inventory = z.output<typeof Inventory>;

@@ -1,9 +1,27 @@
-/** Command-line front of the edge agent (`patronus edge`). */
+/** Command-line front of the edge agent: `patronus edge --node NAME --state-dir DIR [--socket PATH]`. */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { Agent } from './agent.ts';
+
+const USAGE = 'usage: patronus edge --node NAME --state-dir DIR [--socket PATH]\n';
+
 export async function runAgentCli(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('usage: patronus edge --node NAME --state-dir DIR [--socket PATH]\n');
-    return 0;
+  let values: { node?: string; 'state-dir'?: string; socket?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { node: { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (e) {
+    process.stderr.write(`patronus edge: ${(e as Error).message}\n${USAGE}`);
+    return 2;
   }
-  process.stderr.write('patronus edge: not implemented yet\n');
-  return 1;
+  if (values.help) { process.stdout.write(USAGE); return 0; }
+  if (!values.node || !values['state-dir']) { process.stderr.write(`patronus edge: --node and --state-dir are required\n${USAGE}`); return 2; }
+  const agent = new Agent({ node: values.node, stateDir: values['state-dir'], socket: values.socket ?? join(values['state-dir'], 'agent.sock') });
+  await agent.start();
+  process.stdout.write(`patronus edge ${values.node}: listening on ${values.socket ?? join(values['state-dir'], 'agent.sock')}\n`);
+  await new Promise<void>((resolve) => {
+    for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve());
+  });
+  // Kernel routes stay: forwarding survives an agent restart.
+  await agent.stop();
+  return 0;
 }

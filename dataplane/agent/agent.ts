@@ -1,0 +1,149 @@
+/**
+ * The edge agent: receives a bundle, validates it, applies it atomically (kernel routes now; XDP maps,
+ * probes and BGP as later issues land) and keeps it as last-good on disk, so a restarted agent — or one
+ * whose controller is unreachable — keeps forwarding with what it last applied.
+ *
+ * Control API (HTTP over a unix socket; the mTLS edge API comes with the controller issue):
+ *   GET  /status  → AgentStatus
+ *   PUT  /bundle  → apply the JSON bundle in the body; 200 {hash} or 400 {error}
+ */
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Bundle } from '../bundle/schema.ts';
+import { contentHash } from '../bundle/hash.ts';
+import { InputError, validate } from '../validate.ts';
+import { planKernelRoutes, routeBatch, RTPROT_PATRONUS, type RoutePlan } from './kernel-routes.ts';
+
+const execFileP = promisify(execFile);
+
+export interface AgentOptions {
+  node: string;
+  /** Where last-good bundle and logs live. */
+  stateDir: string;
+  /** Unix socket of the control API. */
+  socket: string;
+}
+
+export interface AgentStatus {
+  node: string;
+  pid: number;
+  startedAt: string;
+  uptimeMs: number;
+  bundle: null | { hash: string; intent: string; site: string; appliedAt: string; source: 'pushed' | 'last-good' };
+  routes: { installed: number; skipped: RoutePlan['skipped'] };
+  lastError: string | null;
+}
+
+export class Agent {
+  private server?: Server;
+  private readonly started = new Date();
+  private status: AgentStatus;
+  /** Serialises applies: one bundle at a time. */
+  private applying: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: AgentOptions) {
+    this.status = {
+      node: opts.node, pid: process.pid, startedAt: this.started.toISOString(), uptimeMs: 0,
+      bundle: null, routes: { installed: 0, skipped: [] }, lastError: null,
+    };
+  }
+
+  private get lastGoodPath() { return join(this.opts.stateDir, 'bundle.json'); }
+
+  /** Start: re-apply the last-good bundle if there is one, then serve the control API. */
+  async start(): Promise<void> {
+    mkdirSync(this.opts.stateDir, { recursive: true });
+    if (existsSync(this.lastGoodPath)) {
+      try {
+        await this.apply(JSON.parse(readFileSync(this.lastGoodPath, 'utf8')), 'last-good');
+      } catch (e) {
+        this.status.lastError = `last-good bundle not applied: ${(e as Error).message}`;
+      }
+    }
+    rmSync(this.opts.socket, { force: true });
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => { this.server!.once('error', reject); this.server!.listen(this.opts.socket, resolve); });
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    rmSync(this.opts.socket, { force: true });
+  }
+
+  getStatus(): AgentStatus {
+    return { ...this.status, uptimeMs: Date.now() - this.started.getTime() };
+  }
+
+  /** Validate and apply a bundle; on success it becomes last-good. Throws InputError for an invalid bundle. */
+  apply(raw: unknown, source: 'pushed' | 'last-good' = 'pushed'): Promise<string> {
+    const run = this.applying.then(() => this.applyNow(raw, source));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(raw: unknown, source: 'pushed' | 'last-good'): Promise<string> {
+    const bundle = validate(Bundle, raw, `bundle for ${this.opts.node}`);
+    if (bundle.node !== this.opts.node) {
+      throw new InputError(`bundle for ${this.opts.node}`, [{ path: ['node'], message: `bundle is for node "${bundle.node}", this agent is "${this.opts.node}"` }]);
+    }
+    const hash = contentHash(bundle);
+    const plan = planKernelRoutes(bundle);
+    await this.programKernel(plan);
+    if (source === 'pushed') {
+      const tmp = `${this.lastGoodPath}.tmp`;
+      writeFileSync(tmp, JSON.stringify(bundle, null, 1));
+      renameSync(tmp, this.lastGoodPath);
+    }
+    this.status.bundle = { hash, intent: bundle.intent, site: bundle.site, appliedAt: new Date().toISOString(), source };
+    this.status.routes = { installed: plan.routes.length, skipped: plan.skipped };
+    this.status.lastError = null;
+    return hash;
+  }
+
+  private async programKernel(plan: RoutePlan): Promise<void> {
+    const { stdout } = await execFileP('ip', ['-j', 'route', 'show', 'proto', String(RTPROT_PATRONUS), 'table', 'all']);
+    const current = (JSON.parse(stdout || '[]') as { dst: string; table?: string; type?: string }[]).map((r) => ({
+      dst: r.dst, type: r.type, table: r.table === undefined || r.table === 'main' ? ('main' as const) : Number(r.table),
+    }));
+    const lines = routeBatch(plan, current);
+    const { stdout: rulesOut } = await execFileP('ip', ['-j', 'rule', 'show']);
+    const rules = JSON.parse(rulesOut || '[]') as { iif?: string; table?: string }[];
+    for (const r of plan.rules) {
+      if (!rules.some((x) => x.iif === r.iif && x.table === String(r.table))) lines.unshift(`rule add iif ${r.iif} lookup ${r.table} priority ${r.table}`);
+    }
+    if (!lines.length) return;
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile('ip', ['-batch', '-'], (err, _out, stderr) => (err ? reject(new Error(`ip -batch: ${stderr.trim() || err.message}`)) : resolve()));
+      child.stdin!.end(lines.join('\n') + '\n');
+    });
+  }
+
+  private async handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+    const send = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body) + '\n');
+    };
+    try {
+      if (req.method === 'GET' && req.url === '/status') return send(200, this.getStatus());
+      if (req.method === 'PUT' && req.url === '/bundle') {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        let body: unknown;
+        try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { return send(400, { error: 'body is not JSON' }); }
+        try {
+          return send(200, { hash: await this.apply(body) });
+        } catch (e) {
+          if (e instanceof InputError) return send(400, { error: e.message });
+          this.status.lastError = (e as Error).message;
+          return send(500, { error: (e as Error).message });
+        }
+      }
+      send(404, { error: `no route for ${req.method} ${req.url}` });
+    } catch (e) {
+      send(500, { error: (e as Error).message });
+    }
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The edge agent process and the means to start and talk to it. Twin providers use
+ * {@link agentCommand} to start agents and {@link agentRequest} to reach their control socket.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export { Agent, type AgentOptions, type AgentStatus } from './agent.ts';
+export { planKernelRoutes, routeBatch, RTPROT_PATRONUS } from './kernel-routes.ts';
+
+/** The repository root (the folder whose package.json is named "patronus"), found from this module. */
+function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(d, 'package.json');
+    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'patronus') return d;
+    const up = dirname(d);
+    if (up === d) throw new Error('cannot find the patronus package root');
+    d = up;
+  }
+}
+
+/** argv that starts an agent as plain JavaScript (dist/edge.js, built at set-up). */
+export function agentCommand(args: string[]): string[] {
+  const bundle = join(repoRoot(), 'dist', 'edge.js');
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing; run "npm run setup"`);
+  return [process.execPath, bundle, ...args];
+}
+
+/** One HTTP request to an agent's control socket; resolves with status code and parsed JSON body. */
+export function agentRequest(socket: string, method: 'GET' | 'PUT', path: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = request({ socketPath: socket, method, path, timeout: timeoutMs, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try { resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null }); } catch { reject(new Error(`agent at ${socket}: bad JSON reply`)); }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`agent at ${socket}: no reply within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}

@@ -1,0 +1,3 @@
+export * from './schema.ts';
+export * from './normalise.ts';
+export * from './inventory.ts';

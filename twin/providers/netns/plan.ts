@@ -1,0 +1,66 @@
+/**
+ * The deploy plan of a lab on the netns provider, as pure data (so it is testable without root):
+ * phase 1 creates every veth pair from the namespace of its first endpoint with the peer placed directly in
+ * the other namespace (one `ip -batch` per namespace); phase 2 sets addresses, bridges and link state per
+ * namespace; phase 3 installs static routes once every address exists. Sysctls are per node.
+ */
+import type { Lab, LabNode } from '../../lab/normalise.ts';
+import { nsName, WAN_BRIDGE } from './names.ts';
+
+export interface NodePlan {
+  node: string;
+  ns: string;
+  links: string[];
+  setup: string[];
+  routes: string[];
+  sysctls: Record<string, string>;
+}
+
+function forwarding(node: LabNode): boolean {
+  return node.kind === 'edge' || node.kind === 'router' || (node.kind === 'wan' && node.wan?.mode === 'routed');
+}
+
+export function planLab(lab: Lab): NodePlan[] {
+  const plans = new Map<string, NodePlan>();
+  for (const n of Object.values(lab.nodes)) {
+    const sysctls: Record<string, string> = {
+      // Addresses usable at once: no duplicate-address detection delay in an emulated network.
+      'net.ipv6.conf.all.accept_dad': '0',
+      'net.ipv6.conf.default.accept_dad': '0',
+    };
+    if (forwarding(n)) {
+      Object.assign(sysctls, {
+        'net.ipv4.ip_forward': '1',
+        'net.ipv6.conf.all.forwarding': '1',
+        // Asymmetric paths are normal on a WAN (failover, steering): do not drop them as spoofed.
+        'net.ipv4.conf.all.rp_filter': '0',
+        'net.ipv4.conf.default.rp_filter': '0',
+      });
+    }
+    Object.assign(sysctls, n.sysctls);
+    const setup = ['link set lo up'];
+    if (n.kind === 'wan' && n.wan?.mode === 'bridge') setup.push(`link add ${WAN_BRIDGE} type bridge forward_delay 0`, `link set ${WAN_BRIDGE} up`);
+    plans.set(n.name, { node: n.name, ns: nsName(lab.name, n.name), links: [], setup, routes: [], sysctls });
+  }
+  for (const link of lab.links) {
+    const [a, b] = link.endpoints;
+    const mac = (e: { mac?: string }) => (e.mac ? ` address ${e.mac}` : '');
+    plans.get(a.node)!.links.push(
+      `link add ${a.interface}${mac(a)} mtu ${link.mtu} type veth peer name ${b.interface}${mac(b)} mtu ${link.mtu} netns ${nsName(lab.name, b.node)}`,
+    );
+    for (const e of link.endpoints) {
+      const p = plans.get(e.node)!;
+      const node = lab.nodes[e.node]!;
+      if (node.kind === 'wan' && node.wan?.mode === 'bridge') p.setup.push(`link set ${e.interface} master ${WAN_BRIDGE}`);
+      if (e.ipv4) p.setup.push(`address add ${e.ipv4} dev ${e.interface}`);
+      if (e.ipv6) p.setup.push(`address add ${e.ipv6} dev ${e.interface} nodad`);
+      p.setup.push(`link set ${e.interface} up`);
+    }
+  }
+  for (const n of Object.values(lab.nodes)) {
+    const p = plans.get(n.name)!;
+    if (n.gateway) p.routes.push(`route replace default via ${n.gateway}`);
+    for (const r of n.routes) p.routes.push(`route replace ${r.dst} via ${r.via}`);
+  }
+  return [...plans.values()];
+}

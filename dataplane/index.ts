@@ -9,3 +9,4 @@ export * from './units.ts';
 export * from './net.ts';
 export * from './inventory.ts';
 export * from './bundle/index.ts';
+export * from './agent/index.ts';

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentCommand, agentRequest } from '../../../dataplane/agent/index.ts';
+import { agentCommand, agentRequest } from '../../../dataplane/index.ts';
 import type { Lab } from '../../lab/normalise.ts';
 import type { Impair } from '../../lab/schema.ts';
 import {

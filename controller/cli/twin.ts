@@ -8,17 +8,20 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { agentRequest } from '../../dataplane/index.ts';
-import { getProvider, labInventory, loadLab, type Lab, type TwinProvider } from '../../twin/index.ts';
+import { exportClab, getProvider, labInventory, loadLab, providerNames, type Lab, type TwinProvider } from '../../twin/index.ts';
 import { compile, loadIntent, type CompiledBundle } from '../index.ts';
 import { progressPrinter, statusTable, table } from './format.ts';
+import { calibrateLab, formatMetric } from '../../twin/impair/index.ts';
 
 const USAGE = `usage:
-  patronus twin up LAB.yaml [--intent FILE | --no-intent] [--name NAME] [--keep-on-failure]
-  patronus twin down NAME... | --stale | --all
-  patronus twin status [NAME] [--json]
+  patronus twin up LAB.yaml [--intent FILE | --no-intent] [--name NAME] [--keep-on-failure] [--provider netns|mininet|containerlab]
+  patronus twin down NAME... | --stale | --all [--provider NAME]
+  patronus twin status [NAME] [--json] [--provider NAME]
   patronus twin exec NAME NODE -- COMMAND [ARG...]
   patronus twin link NAME NODE:INTERFACE up|down
   patronus twin validate LAB.yaml [--intent FILE | --no-intent]
+  patronus twin calibrate NAME [--probes N] [--json]   (exit 3 when a link is out of tolerance)
+  patronus twin export LAB.yaml --format clab [--out DIR] [--image IMAGE]
 `;
 
 class UsageError extends Error {}
@@ -79,8 +82,10 @@ export async function runTwin(argv: string[]): Promise<number> {
       case 'exec': return await exec(rest);
       case 'link': return await link(rest);
       case 'validate': return validateCmd(rest);
+      case 'calibrate': return await calibrate(rest);
+      case 'export': return exportCmd(rest);
       case undefined: case '-h': case '--help': process.stdout.write(USAGE); return sub ? 0 : 2;
-      default: throw new UsageError(`unknown twin command "${sub}" (known: up, down, status, exec, link, validate)`);
+      default: throw new UsageError(`unknown twin command "${sub}" (known: up, down, status, exec, link, validate, export, calibrate)`);
     }
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -91,27 +96,51 @@ export async function runTwin(argv: string[]): Promise<number> {
   }
 }
 
-const provider = () => getProvider('netns');
+/**
+ * The provider a command uses: `--provider NAME` when given; for a deployed lab, the provider that lists
+ * it (a mininet lab is found through its state under /run/patronus/<lab>/); else netns, the default.
+ */
+async function provider(opts: { name?: string; lab?: string } = {}): Promise<TwinProvider> {
+  if (opts.name) return getProvider(opts.name);
+  if (opts.lab) {
+    for (const n of providerNames()) {
+      const p = getProvider(n);
+      // A provider whose tool is missing (containerlab) cannot hold the lab: skip it.
+      try { if ((await p.list()).includes(opts.lab)) return p; } catch { /* unsupported here */ }
+    }
+  }
+  return getProvider('netns');
+}
+
+/** Every provider that works on this host (for --all, --stale and the lab list). */
+async function usableProviders(name?: string): Promise<TwinProvider[]> {
+  if (name) return [getProvider(name)];
+  const out: TwinProvider[] = [];
+  for (const n of providerNames()) { const p = getProvider(n); try { await p.list(); out.push(p); } catch { /* unsupported here */ } }
+  return out;
+}
 
 async function up(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    intent: { type: 'string' }, 'no-intent': { type: 'boolean' }, name: { type: 'string' }, 'keep-on-failure': { type: 'boolean' },
+    intent: { type: 'string' }, 'no-intent': { type: 'boolean' }, name: { type: 'string' }, 'keep-on-failure': { type: 'boolean' }, provider: { type: 'string' },
   } });
   if (positionals.length !== 1) throw new UsageError('twin up takes one lab file');
   const prepared = prepareLab(positionals[0]!, { intent: values.intent, noIntent: values['no-intent'], name: values.name });
   for (const w of prepared.warnings) process.stderr.write(`warning: ${w}\n`);
-  const p = provider();
+  const p = await provider({ name: values.provider ?? 'netns' });
   await bringUp(p, prepared, { keep: values['keep-on-failure'] });
   process.stdout.write(statusTable(await p.inspect(prepared.lab.name)));
   return 0;
 }
 
 async function down(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { stale: { type: 'boolean' }, all: { type: 'boolean' } } });
-  const p = provider();
-  const labs = values.all ? await p.list() : values.stale ? await p.stale() : positionals;
-  if (!labs.length && !values.all && !values.stale) throw new UsageError('twin down needs lab names, --stale or --all');
-  for (const lab of labs) {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { stale: { type: 'boolean' }, all: { type: 'boolean' }, provider: { type: 'string' } } });
+  if (!positionals.length && !values.all && !values.stale) throw new UsageError('twin down needs lab names, --stale or --all');
+  const labs: [string, TwinProvider][] = [];
+  if (values.all || values.stale) {
+    for (const p of await usableProviders(values.provider)) for (const l of values.all ? await p.list() : await p.stale()) labs.push([l, p]);
+  } else for (const l of positionals) labs.push([l, await provider({ name: values.provider, lab: l })]);
+  for (const [lab, p] of labs) {
     const r = await p.destroy(lab);
     process.stdout.write(`${lab}: removed ${r.namespaces.length} namespaces, stopped ${r.processes} processes${r.pins.length ? `, removed ${r.pins.length} BPF pin folders` : ''}\n`);
   }
@@ -120,10 +149,11 @@ async function down(argv: string[]): Promise<number> {
 }
 
 async function status(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
-  const p = provider();
-  const names = positionals.length ? positionals : await p.list();
-  const all = await Promise.all(names.map((n) => p.inspect(n)));
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, provider: { type: 'string' } } });
+  const found: [string, TwinProvider][] = [];
+  if (positionals.length) for (const l of positionals) found.push([l, await provider({ name: values.provider, lab: l })]);
+  else for (const p of await usableProviders(values.provider)) for (const l of await p.list()) found.push([l, p]);
+  const all = await Promise.all(found.map(([n, p]) => p.inspect(n)));
   if (values.json) { process.stdout.write(JSON.stringify(all, null, 1) + '\n'); return 0; }
   if (!positionals.length) {
     process.stdout.write(all.length ? table([['LAB', 'STATE', 'NODES'], ...all.map((s) => [s.lab, s.state, String(s.nodes.length)])]) : 'no labs deployed\n');
@@ -138,7 +168,7 @@ async function exec(argv: string[]): Promise<number> {
   const head = dash < 0 ? argv.slice(0, 2) : argv.slice(0, dash);
   const cmd = dash < 0 ? argv.slice(2) : argv.slice(dash + 1);
   if (head.length !== 2 || !cmd.length) throw new UsageError('twin exec takes NAME NODE -- COMMAND');
-  const r = await provider().exec(head[0]!, head[1]!, cmd);
+  const r = await (await provider({ lab: head[0]! })).exec(head[0]!, head[1]!, cmd);
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);
   return r.code;
@@ -147,7 +177,7 @@ async function exec(argv: string[]): Promise<number> {
 async function link(argv: string[]): Promise<number> {
   const [lab, endpoint, state, ...extra] = argv;
   if (!lab || !endpoint || (state !== 'up' && state !== 'down') || extra.length) throw new UsageError('twin link takes NAME NODE:INTERFACE up|down');
-  await provider().setLinkState(lab, endpoint, state);
+  await (await provider({ lab })).setLinkState(lab, endpoint, state);
   process.stdout.write(`${lab} ${endpoint}: ${state}\n`);
   return 0;
 }
@@ -160,4 +190,34 @@ function validateCmd(argv: string[]): number {
   process.stdout.write(`${positionals[0]}: ok (${Object.keys(p.lab.nodes).length} nodes, ${p.lab.links.length} links)\n`);
   if (p.intentFile) process.stdout.write(`${p.intentFile}: ok (${p.bundles.size} bundles: ${[...p.bundles].map(([n, b]) => `${n} ${b.hash.slice(0, 12)}`).join(', ')})\n`);
   return 0;
+}
+
+/** `twin export LAB.yaml --format clab [--out DIR]`: the containerlab topology (and netem script) of a lab. */
+function exportCmd(argv: string[]): number {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: 'string' }, out: { type: 'string' }, image: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError('twin export takes one lab file');
+  if (values.format !== 'clab') throw new UsageError(`twin export needs --format clab (the only export format)${values.format ? `, got "${values.format}"` : ''}`);
+  const lab = loadLab(positionals[0]!);
+  for (const f of exportClab(lab, values.out ?? '.', values.image ? { image: values.image } : {})) process.stdout.write(`wrote ${f}\n`);
+  return 0;
+}
+
+/** Measure every delay-line link against its parameters; a table with the accepted range; exit 3 when any is out. */
+async function calibrate(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { probes: { type: 'string' }, json: { type: 'boolean' } } });
+  if (positionals.length !== 1) throw new UsageError('twin calibrate takes one lab name');
+  const probes = values.probes === undefined ? undefined : Number(values.probes);
+  if (probes !== undefined && !(Number.isInteger(probes) && probes >= 100)) throw new UsageError('--probes: expected an integer of at least 100');
+  const rows = await calibrateLab(positionals[0]!, probes ? { probes } : {});
+  if (values.json) process.stdout.write(JSON.stringify(rows, null, 1) + '\n');
+  else if (!rows.length) process.stdout.write(`${positionals[0]}: no link has a delay line (nothing to calibrate)\n`);
+  else {
+    process.stdout.write(table([['LINK', 'DIRECTION', 'METRIC', 'CONFIGURED', 'MEASURED', 'ACCEPTED', 'OK'], ...rows.map((r) => [
+      r.link, r.direction, r.metric, formatMetric(r.metric, r.configured), formatMetric(r.metric, r.measured),
+      `${formatMetric(r.metric, r.low)} … ${formatMetric(r.metric, r.high)}`, r.ok ? 'ok' : 'OUT',
+    ])]));
+  }
+  const out = rows.filter((r) => !r.ok).length;
+  if (out) process.stderr.write(`${out} of ${rows.length} measurements out of tolerance: the twin is not trustworthy\n`);
+  return out ? 3 : 0;
 }

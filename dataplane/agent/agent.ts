@@ -16,6 +16,7 @@ import { Bundle } from '../bundle/schema.ts';
 import { contentHash } from '../bundle/hash.ts';
 import { InputError, validate } from '../errors.ts';
 import { planKernelRoutes, routeBatch, RTPROT_PATRONUS, type RoutePlan } from './kernel-routes.ts';
+import { realClock, type Clock, type ClockSkew } from './clock.ts';
 
 const execFileP = promisify(execFile);
 
@@ -25,6 +26,8 @@ export interface AgentOptions {
   stateDir: string;
   /** Unix socket of the control API. */
   socket: string;
+  /** Where the agent reads time (default: the host clock; the twin passes a skewed one, see clock.ts). */
+  clock?: Clock;
 }
 
 export interface AgentStatus {
@@ -35,16 +38,23 @@ export interface AgentStatus {
   bundle: null | { hash: string; intent: string; site: string; appliedAt: string; source: 'pushed' | 'last-good' };
   routes: { installed: number; skipped: RoutePlan['skipped'] };
   lastError: string | null;
+  /** The agent's own clock: its wall time now (ISO and ms) and the skew it was started with. */
+  clock: { now: string; nowMs: number; skew: ClockSkew | null };
 }
 
 export class Agent {
   private server?: Server;
-  private readonly started = new Date();
-  private status: AgentStatus;
+  private readonly clock: Clock;
+  private readonly started: Date;
+  private readonly startedMono: number;
+  private status: Omit<AgentStatus, 'clock'>;
   /** Serialises applies: one bundle at a time. */
   private applying: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: AgentOptions) {
+    this.clock = opts.clock ?? realClock;
+    this.started = new Date(this.clock.now());
+    this.startedMono = this.clock.monotonic();
     this.status = {
       node: opts.node, pid: process.pid, startedAt: this.started.toISOString(), uptimeMs: 0,
       bundle: null, routes: { installed: 0, skipped: [] }, lastError: null,
@@ -74,7 +84,9 @@ export class Agent {
   }
 
   getStatus(): AgentStatus {
-    return { ...this.status, uptimeMs: Date.now() - this.started.getTime() };
+    const nowMs = this.clock.now();
+    const skew = (this.clock as { skew?: ClockSkew }).skew ?? null;
+    return { ...this.status, uptimeMs: Math.round(this.clock.monotonic() - this.startedMono), clock: { now: new Date(nowMs).toISOString(), nowMs, skew } };
   }
 
   /** Validate and apply a bundle; on success it becomes last-good. Throws InputError for an invalid bundle. */
@@ -97,7 +109,7 @@ export class Agent {
       writeFileSync(tmp, JSON.stringify(bundle, null, 1));
       renameSync(tmp, this.lastGoodPath);
     }
-    this.status.bundle = { hash, intent: bundle.intent, site: bundle.site, appliedAt: new Date().toISOString(), source };
+    this.status.bundle = { hash, intent: bundle.intent, site: bundle.site, appliedAt: new Date(this.clock.now()).toISOString(), source };
     this.status.routes = { installed: plan.routes.length, skipped: plan.skipped };
     this.status.lastError = null;
     return hash;

@@ -2,20 +2,31 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { Agent } from './agent.ts';
+import { clockFor } from './clock.ts';
 
-const USAGE = 'usage: patronus edge --node NAME --state-dir DIR [--socket PATH]\n';
+const USAGE = 'usage: patronus edge --node NAME --state-dir DIR [--socket PATH] [--clock-offset MS] [--clock-drift PPM]\n';
 
 export async function runAgentCli(argv: string[]): Promise<number> {
-  let values: { node?: string; 'state-dir'?: string; socket?: string; help?: boolean };
+  let values: { node?: string; 'state-dir'?: string; socket?: string; 'clock-offset'?: string; 'clock-drift'?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { node: { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({ args: argv, options: {
+      node: { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' },
+      'clock-offset': { type: 'string' }, 'clock-drift': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    } }));
   } catch (e) {
     process.stderr.write(`patronus edge: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
   if (values.help) { process.stdout.write(USAGE); return 0; }
   if (!values.node || !values['state-dir']) { process.stderr.write(`patronus edge: --node and --state-dir are required\n${USAGE}`); return 2; }
-  const agent = new Agent({ node: values.node, stateDir: values['state-dir'], socket: values.socket ?? join(values['state-dir'], 'agent.sock') });
+  // The twin's clock skew; absent on real edges, where the host clock is used unchanged.
+  const offsetMs = Number(values['clock-offset'] ?? 0), driftPpm = Number(values['clock-drift'] ?? 0);
+  if (!Number.isFinite(offsetMs) || !Number.isFinite(driftPpm)) {
+    process.stderr.write(`patronus edge: --clock-offset takes milliseconds and --clock-drift parts per million (numbers)\n${USAGE}`);
+    return 2;
+  }
+  const clock = clockFor({ offsetMs, driftPpm });
+  const agent = new Agent({ node: values.node, stateDir: values['state-dir'], socket: values.socket ?? join(values['state-dir'], 'agent.sock'), clock });
   await agent.start();
   process.stdout.write(`patronus edge ${values.node}: listening on ${values.socket ?? join(values['state-dir'], 'agent.sock')}\n`);
   await new Promise<void>((resolve) => {

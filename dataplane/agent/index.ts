@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../paths.ts';
 
 export { Agent, type AgentOptions, type AgentStatus } from './agent.ts';
+export { realClock, skewedClock, clockFor, type Clock, type ClockSkew } from './clock.ts';
 export { planKernelRoutes, routeBatch, RTPROT_PATRONUS } from './kernel-routes.ts';
 
 /** argv that starts an agent as plain JavaScript (dist/edge.js, built at set-up). */

@@ -20,7 +20,7 @@
  * addresses.
  */
 import { z } from 'zod';
-import { Duration, Percent, Rate } from '../../dataplane/units.ts';
+import { Duration, Percent, Rate, parseDuration, parseSize } from '../../dataplane/units.ts';
 import { IfAddress, IpAddress, IpPrefix } from '../../dataplane/net.ts';
 
 export const NODE_KINDS = ['edge', 'router', 'host', 'wan'] as const;
@@ -31,13 +31,62 @@ export const LabName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'expected 1
 export const NodeName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'expected 1–32 lower-case letters, digits or "-", starting with a letter or digit');
 export const IfName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,14}$/, 'expected an interface name of 1–15 letters, digits, "_" or "-", starting with a letter');
 
-/** Link impairment, one direction or both. Units: delay/jitter in ms, loss as a fraction, rate in bit/s. */
-export const Impair = z.strictObject({
+/**
+ * Packet loss: a percentage (uniform, `loss: 1%`), `{model: uniform, p: 1%}`, or the Gilbert–Elliott
+ * two-state model `{model: gilbert-elliott, p: 1%, r: 30%, lossGood: 0%, lossBad: 100%}` where p is the
+ * chance per packet of going good → bad, r of bad → good, and lossGood/lossBad the loss in each state
+ * (defaults 0% and 100%: the Gilbert model; netem's h = 1 − lossBad, k = 1 − lossGood). Mean burst length
+ * is 1/r packets; mean loss p/(p+r)·lossBad + r/(p+r)·lossGood. Decisions come from the lab's seed.
+ */
+export const LossModel = z.union([
+  Percent(),
+  z.strictObject({ model: z.literal('uniform'), p: Percent() }),
+  z.strictObject({ model: z.literal('gilbert-elliott'), p: Percent(), r: Percent(), lossGood: Percent().default(0), lossBad: Percent().default(1) }),
+]);
+export type LossModel = z.output<typeof LossModel>;
+
+/**
+ * Buffer depth of a rate limit: a size ("64kb", bytes when a bare number) or a duration at the configured
+ * rate ("50ms"). Default 50 ms.
+ */
+export const BufferDepth = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx): { bytes: number } | { ms: number } => {
+  if (typeof v === 'number') return { bytes: v };
+  const ms = /^\s*[\d.]+\s*(ns|us|µs|ms|s)\s*$/i.test(v) ? parseDuration(v) : undefined;
+  if (ms !== undefined) return { ms };
+  const bytes = parseSize(v);
+  if (bytes !== undefined) return { bytes };
+  ctx.addIssue({ code: 'custom', message: `expected a buffer depth as a size like "64kb" or a duration like "50ms", got ${JSON.stringify(v)}` });
+  return z.NEVER;
+});
+
+/** The fields one impairment state holds (also one step of a schedule). */
+const ImpairState = {
+  /** One-way delay (ms). */
   delay: Duration().optional(),
+  /** Each packet's delay is drawn uniformly from delay ± jitter, but never overtakes the packet ahead (FIFO). */
   jitter: Duration().optional(),
-  loss: Percent().optional(),
+  loss: LossModel.optional(),
+  /** Bottleneck rate (bit/s), a token bucket with `buffer` depth. */
   rate: Rate().optional(),
+  buffer: BufferDepth.optional(),
   down: z.boolean().optional(),
+};
+
+/** One step of a schedule: from `at` (since deploy or since the schedule started) the link has these fields. */
+export const ImpairStep = z.strictObject({ at: Duration(), ...ImpairState });
+export type ImpairStep = z.output<typeof ImpairStep>;
+
+/**
+ * Link impairment, one direction or both. Units: delay/jitter in ms, loss as a fraction or a loss model,
+ * rate in bit/s, buffer as {bytes} or {ms}. A link can also follow a time series: `schedule` (steps
+ * listed in the lab) or `trace` (a CSV file of time, delay, loss, relative to the lab file; see
+ * docs/impairment.md), repeating every `repeat` when set.
+ * Example: `impair: { delay: 20ms, jitter: 2ms, loss: 1%, rate: 20mbit, buffer: 30ms }`.
+ */
+export const Impair = z.strictObject({
+  ...ImpairState,
+  schedule: z.strictObject({ repeat: Duration().optional(), steps: z.array(ImpairStep).min(1) }).optional(),
+  trace: z.union([z.string(), z.strictObject({ file: z.string(), repeat: Duration().optional() })]).optional(),
 });
 export type Impair = z.output<typeof Impair>;
 
@@ -59,6 +108,42 @@ export const WanConfig = z.strictObject({
   transport: z.string().optional(),
   /** Addresses for attached endpoints that do not set their own. */
   subnet: IpPrefix(),
+  /**
+   * Source NAT from the attached ("inside") links to the `outside` ones, routed mode only:
+   * none (default); port-preserving (masquerade keeping source ports when free); symmetric (masquerade
+   * with a fresh random port per mapping, so each destination sees another port); cgn (two layers: this
+   * node NATs into `shared` space and a generated node "<name>-cgn" NATs that to the outside). See docs/twin.md.
+   */
+  nat: z.enum(['none', 'port-preserving', 'symmetric', 'cgn']).default('none'),
+  /**
+   * This node's own interfaces facing upstream, e.g. ["up0"]: not addressed from `subnet`; a link to
+   * another wan cloud is addressed by that cloud and its gateway becomes this node's default route.
+   */
+  outside: z.array(IfName).optional(),
+  /** cgn: the shared address space between the two NAT layers (default 100.127.255.0/30, RFC 6598 space). */
+  shared: IpPrefix().optional(),
+});
+
+/** Signed duration in ms ("-150ms", "2s", or a number): a clock offset may point either way. */
+const SignedDuration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const neg = typeof v === 'string' && v.trim().startsWith('-');
+  const ms = typeof v === 'number' ? v : parseDuration(neg ? v.trim().slice(1) : v);
+  if (ms === undefined || !Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like "150ms" or "-2s", got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return neg ? -ms : ms;
+});
+
+/**
+ * Edge nodes: the clock the agent reads, skewed like a real edge's: time = offset + elapsed × (1 + drift·1e-6).
+ * Example: `clock: { offset: 150ms, drift: 50 }` (50 ppm fast, 150 ms ahead). Default: the host clock.
+ */
+export const ClockConfig = z.strictObject({
+  /** Offset from the host clock at agent start (ms; "-2s" for behind). */
+  offset: SignedDuration.default(0),
+  /** Rate error in parts per million (positive: runs fast); real crystals sit within about ±100. */
+  drift: z.number().min(-1e5).max(1e5).default(0),
 });
 
 const StaticRoute = z.strictObject({ dst: z.union([z.literal('default'), IpPrefix()]), via: IpAddress() });
@@ -79,6 +164,8 @@ export const NodeFields = z.strictObject({
   sysctls: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
   router: RouterConfig.optional(),
   wan: WanConfig.optional(),
+  /** edge: clock offset and drift for the agent (see {@link ClockConfig}). */
+  clock: ClockConfig.optional(),
 });
 export type NodeFields = z.output<typeof NodeFields>;
 
@@ -90,6 +177,8 @@ export const TypedEndpoint = z.strictObject({
   ipv4: IfAddress().optional(),
   ipv6: IfAddress().optional(),
   mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, 'expected a MAC like "02:00:00:00:00:01"').optional(),
+  /** Next hop reached through this interface (an edge's underlay gateway on a link to a provider router). */
+  gateway: IpAddress().optional(),
   /** Impairment on traffic leaving this endpoint (overrides the link's for this direction). */
   impair: Impair.optional(),
 });
@@ -99,6 +188,8 @@ export const LinkSpec = z.strictObject({
   endpoints: z.array(z.union([ShortEndpoint, TypedEndpoint])).length(2, 'expected exactly two endpoints'),
   /** Both directions. */
   impair: Impair.optional(),
+  /** Give the link a delay line even without `impair`, so impairments can be set at runtime (default: the lab's `impairable`). */
+  impairable: z.boolean().optional(),
   mtu: z.number().int().min(576).max(9216).default(1500),
   /** Shared-risk tags: links that fail together in scenarios. */
   srlg: z.array(z.string()).optional(),
@@ -108,6 +199,10 @@ export const LabFile = z.strictObject({
   name: LabName,
   /** Free text. */
   description: z.string().optional(),
+  /** Scenario seed: loss decisions on every link derive from it, so a seed reproduces the same loss pattern. */
+  seed: z.number().int().min(0).max(2 ** 53 - 1).default(1),
+  /** Give every link a delay line (runtime impairment anywhere, at some CPU cost); default false. */
+  impairable: z.boolean().default(false),
   topology: z.strictObject({
     defaults: NodeFields.optional(),
     kinds: z.partialRecord(z.enum(NODE_KINDS), NodeFields).optional(),

@@ -3,9 +3,12 @@
  * phase 1 creates every veth pair from the namespace of its first endpoint with the peer placed directly in
  * the other namespace (one `ip -batch` per namespace); phase 2 sets addresses, bridges and link state per
  * namespace; phase 3 installs static routes once every address exists. Sysctls are per node.
+ * An impairable link instead gets a hidden link namespace (`pt.<lab>._l<position>`, a plan of its own)
+ * with one veth into it from each endpoint (`e0`, `e1`); the provider then starts its delay line.
  */
 import type { Lab, LabNode } from '../../lab/normalise.ts';
-import { nsName, WAN_BRIDGE } from './names.ts';
+import { linkIf, linkNsName, nsName, WAN_BRIDGE } from './names.ts';
+import { natRules } from './nat.ts';
 
 export interface NodePlan {
   node: string;
@@ -14,6 +17,8 @@ export interface NodePlan {
   setup: string[];
   routes: string[];
   sysctls: Record<string, string>;
+  /** nftables script applied after routes (wan NAT, see nat.ts). */
+  nft?: string;
 }
 
 function forwarding(node: LabNode): boolean {
@@ -40,14 +45,27 @@ export function planLab(lab: Lab): NodePlan[] {
     Object.assign(sysctls, n.sysctls);
     const setup = ['link set lo up'];
     if (n.kind === 'wan' && n.wan?.mode === 'bridge') setup.push(`link add ${WAN_BRIDGE} type bridge forward_delay 0`, `link set ${WAN_BRIDGE} up`);
-    plans.set(n.name, { node: n.name, ns: nsName(lab.name, n.name), links: [], setup, routes: [], sysctls });
+    const nft = natRules(n);
+    plans.set(n.name, { node: n.name, ns: nsName(lab.name, n.name), links: [], setup, routes: [], sysctls, ...(nft && { nft }) });
   }
-  for (const link of lab.links) {
+  lab.links.forEach((link, position) => {
     const [a, b] = link.endpoints;
     const mac = (e: { mac?: string }) => (e.mac ? ` address ${e.mac}` : '');
-    plans.get(a.node)!.links.push(
-      `link add ${a.interface}${mac(a)} mtu ${link.mtu} type veth peer name ${b.interface}${mac(b)} mtu ${link.mtu} netns ${nsName(lab.name, b.node)}`,
-    );
+    if (link.impairable) {
+      const ns = linkNsName(lab.name, position);
+      link.endpoints.forEach((e, side) => plans.get(e.node)!.links.push(
+        `link add ${e.interface}${mac(e)} mtu ${link.mtu} type veth peer name ${linkIf(side as 0 | 1)} mtu ${link.mtu} netns ${ns}`,
+      ));
+      // Nothing in the link namespace may answer or originate packets: no addresses, no IPv6.
+      plans.set(`_l${position}`, {
+        node: `_l${position}`, ns, links: [], setup: ['link set lo up', `link set ${linkIf(0)} up`, `link set ${linkIf(1)} up`], routes: [],
+        sysctls: { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' },
+      });
+    } else {
+      plans.get(a.node)!.links.push(
+        `link add ${a.interface}${mac(a)} mtu ${link.mtu} type veth peer name ${b.interface}${mac(b)} mtu ${link.mtu} netns ${nsName(lab.name, b.node)}`,
+      );
+    }
     for (const e of link.endpoints) {
       const p = plans.get(e.node)!;
       const node = lab.nodes[e.node]!;
@@ -56,7 +74,7 @@ export function planLab(lab: Lab): NodePlan[] {
       if (e.ipv6) p.setup.push(`address add ${e.ipv6} dev ${e.interface} nodad`);
       p.setup.push(`link set ${e.interface} up`);
     }
-  }
+  });
   for (const n of Object.values(lab.nodes)) {
     const p = plans.get(n.name)!;
     if (n.gateway) p.routes.push(`route replace default via ${n.gateway}`);

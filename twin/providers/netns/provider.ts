@@ -17,6 +17,8 @@ import {
 import { bpfDir, labDir, nodeDir, nsName, parseNsName, RUN_ROOT, stateFile } from './names.ts';
 import { planLab } from './plan.ts';
 import { routerSessions, startRouter } from './routers.ts';
+import { delayLineOf, hasNetem, netemArgs, startLabDelayLines } from '../../impair/netns.ts';
+import { bufferBytes } from '../../impair/params.ts';
 import { ipBatch, mapLimit, run, runOk } from './sh.ts';
 
 /** What the state file records about a deployment. */
@@ -111,14 +113,21 @@ export class NetnsProvider implements TwinProvider {
     await mapLimit(plans, PARALLEL, (p) => ipBatch(p.ns, p.setup));
     step('addresses');
     await mapLimit(plans, PARALLEL, (p) => ipBatch(p.ns, p.routes));
+    await mapLimit(plans, PARALLEL, async (p) => { if (p.nft) await runOk(['ip', 'netns', 'exec', p.ns, 'nft', '-f', '-'], { input: p.nft }); });
     step('routes');
-    await this.waitOperUp(plans.map((p) => p.ns));
+    // Daemons and agents start while the kernel settles link state (up to a second, see waitOperUp).
+    const linksUp = this.waitOperUp(plans.map((p) => p.ns));
+    linksUp.catch(() => { /* awaited below */ });
+    await mapLimit(nodes, PARALLEL, async (n) => {
+      if (n.kind === 'router') await startRouter(lab, n);
+      if (n.kind === 'edge') await this.startAgent(lab.name, n.name, n.clock ? ['--clock-offset', String(n.clock.offsetMs), '--clock-drift', String(n.clock.driftPpm)] : []);
+    });
+    await linksUp;
+    await startLabDelayLines(lab, PARALLEL);
     for (const link of lab.links) {
       for (const e of link.endpoints) if (e.impair) await this.setImpairment(lab.name, `${e.node}:${e.interface}`, e.impair);
     }
     await mapLimit(nodes, PARALLEL, async (n) => {
-      if (n.kind === 'router') await startRouter(lab, n);
-      if (n.kind === 'edge') await this.startAgent(lab.name, n.name);
       for (const cmd of n.exec) {
         const r = await this.exec(lab.name, n.name, cmd.split(/\s+/).filter(Boolean));
         if (r.code !== 0) throw new CommandError([cmd], r.code, r.stderr);
@@ -149,11 +158,11 @@ export class NetnsProvider implements TwinProvider {
     }
   }
 
-  private async startAgent(lab: string, node: string): Promise<void> {
+  private async startAgent(lab: string, node: string, extra: string[] = []): Promise<void> {
     const dir = nodeDir(lab, node);
     const socket = this.agentSocket(lab, node);
     const log = openSync(join(dir, 'agent.log'), 'a');
-    const argv = ['ip', 'netns', 'exec', nsName(lab, node), ...agentCommand(['--node', node, '--state-dir', dir, '--socket', socket])];
+    const argv = ['ip', 'netns', 'exec', nsName(lab, node), ...agentCommand(['--node', node, '--state-dir', dir, '--socket', socket, ...extra])];
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
     child.unref();
     closeSync(log);
@@ -199,7 +208,7 @@ export class NetnsProvider implements TwinProvider {
   async inspect(lab: string): Promise<LabStatus> {
     const st = readState(lab);
     const present = new Set((await listNamespaces()).filter((n) => parseNsName(n)?.lab === lab));
-    const names = st ? st.nodes : [...present].map((ns) => ({ name: parseNsName(ns)!.node, kind: '?' }));
+    const names = st ? st.nodes : [...present].filter((ns) => !parseNsName(ns)!.internal).map((ns) => ({ name: parseNsName(ns)!.node, kind: '?' }));
     const nodes = await mapLimit(names, PARALLEL, async ({ name, kind, daemon, neighbors }: LabState['nodes'][number]): Promise<NodeStatus> => {
       const ns = nsName(lab, name);
       const s: NodeStatus = { name, kind, handle: ns, present: present.has(ns), processes: [], interfaces: [] };
@@ -263,20 +272,31 @@ export class NetnsProvider implements TwinProvider {
   }
 
   /**
-   * Rate via TBF on the endpoint's egress (buffer 50 ms at the configured rate); `down` via link state.
-   * Delay, jitter and loss need netem, which some kernels lack: then this says so instead of pretending.
+   * Impairs traffic leaving `endpoint`. On a link with a delay line (impaired in the lab, or marked
+   * impairable) everything goes to that direction of the delay line: delay, order-keeping jitter, seeded
+   * loss models, rate with buffer depth, down, schedules (see twin/impair and docs/impairment.md). On a
+   * plain veth link rate alone is a TBF on the endpoint; delay, jitter and loss use netem where the kernel
+   * has it, and otherwise this says to mark the link impairable instead of pretending.
    */
   async setImpairment(lab: string, endpoint: string, impair: Impair | null): Promise<void> {
     const { ns, dev } = await this.endpoint(lab, endpoint);
-    if (!impair || impair.rate === undefined) await run(['tc', '-n', ns, 'qdisc', 'del', 'dev', dev, 'root']);
-    if (!impair) { await this.setLinkState(lab, endpoint, 'up'); return; }
+    const dl = delayLineOf(lab, readState(lab)?.links ?? [], endpoint);
+    if (dl) { await dl.line.impair(dl.dir, impair); return; }
+    if (impair?.schedule || impair?.trace) throw new UnsupportedError(`${endpoint}: schedules and traces need a delay line; mark the link "impairable: true" in the lab`);
+    if (!impair) {
+      await run(['tc', '-n', ns, 'qdisc', 'del', 'dev', dev, 'root']);
+      await this.setLinkState(lab, endpoint, 'up');
+      return;
+    }
     if (impair.delay || impair.jitter || impair.loss) {
-      const probe = await run(['tc', '-n', ns, 'qdisc', 'replace', 'dev', dev, 'root', 'netem', 'delay', `${impair.delay ?? 0}ms`, `${impair.jitter ?? 0}ms`, 'loss', `${(impair.loss ?? 0) * 100}%`]);
-      if (probe.code !== 0) throw new UnsupportedError(`${endpoint}: delay, jitter and loss need the netem qdisc, which this kernel lacks (${probe.stderr.trim()})`);
-      if (impair.rate !== undefined) throw new UnsupportedError(`${endpoint}: rate together with delay/loss is not supported by this provider yet`);
+      if (!(await hasNetem(ns))) throw new UnsupportedError(`${endpoint}: delay, jitter and loss on a plain link need the netem qdisc, which this kernel lacks; mark the link "impairable: true" in the lab to give it a delay line`);
+      const limit = impair.rate ? ['limit', String(Math.max(2, Math.ceil(bufferBytes(impair.buffer, impair.rate) / 1500)))] : [];
+      await runOk(['tc', '-n', ns, 'qdisc', 'replace', 'dev', dev, 'root', 'netem', ...netemArgs(impair), ...limit]);
     } else if (impair.rate !== undefined) {
-      const burst = Math.max(1600, Math.ceil(impair.rate / 8 / 250)); // ≥ one 4 ms quantum at HZ=250
-      await runOk(['tc', '-n', ns, 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${impair.rate}bit`, 'burst', String(burst), 'latency', '50ms']);
+      const burst = Math.max(3028, Math.ceil(impair.rate / 8 / 1000));
+      await runOk(['tc', '-n', ns, 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${impair.rate}bit`, 'burst', String(burst), 'limit', String(Math.max(3028, bufferBytes(impair.buffer, impair.rate)))]);
+    } else {
+      await run(['tc', '-n', ns, 'qdisc', 'del', 'dev', dev, 'root']);
     }
     if (impair.down !== undefined) await this.setLinkState(lab, endpoint, impair.down ? 'down' : 'up');
   }

@@ -176,9 +176,17 @@ export class MininetProvider implements TwinProvider {
     for (const n of nodes) mkdirSync(nodeDir(lab.name, n.name), { recursive: true });
     const log = openSync(logFile(lab.name), 'a');
     const bridge = join(packageRoot(), 'twin', 'providers', 'mininet', 'bridge.py');
+    // The private /tmp hides everything under the host's /tmp, including this package when it was cloned
+    // there (as CI may do): keep it visible at the same path by binding it back over the tmpfs.
+    const root = packageRoot();
+    const keep = root === '/tmp' || root.startsWith('/tmp/') ? join(labDir(lab.name), 'pkg') : undefined;
+    if (keep) mkdirSync(keep, { recursive: true });
+    const privateTmp = keep
+      ? `mount --bind "$2" "$3" && mount -t tmpfs -o mode=1777 pt-mininet-tmp /tmp && mkdir -p "$2" && mount --bind "$3" "$2"`
+      : 'mount -t tmpfs -o mode=1777 pt-mininet-tmp /tmp';
     const child = spawn('unshare', [
       '--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--',
-      'sh', '-c', `mount -t tmpfs -o mode=1777 pt-mininet-tmp /tmp && exec ${MININET_PYTHON} "$0" --socket "$1"`, bridge, sockFile(lab.name),
+      'sh', '-c', `${privateTmp} && exec ${MININET_PYTHON} "$0" --socket "$1"`, bridge, sockFile(lab.name), root, keep ?? '',
     ], { detached: true, stdio: ['pipe', 'pipe', log], env: { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH ?? ''}` } });
     closeSync(log);
     const chan = new PipeChannel(child, logFile(lab.name));

@@ -1,12 +1,42 @@
 /**
  * `patronus demo`: the main job on a fresh machine. Brings up labs/two-site-dual-wan on the netns twin with
- * its intent, prints the status table, pings host2 from host1 across the sites, shows which underlay
- * carries it, and tears everything down (also on failure or Ctrl-C).
+ * its intent, waits for the edges' path probes, prints the status table, pings host2 from host1 across
+ * the sites, then cuts the MPLS underlay inside its cloud (the edge keeps carrier, as with a real provider
+ * outage) and shows how fast the probes see it and where steering moves each class, restores it, and
+ * tears everything down (also on failure or Ctrl-C).
  */
+import { agentRequest } from '../../dataplane/index.ts';
 import { labFile } from '../../labs/index.ts';
-import { getProvider } from '../../twin/index.ts';
-import { statusTable } from './format.ts';
+import { getProvider, type TwinProvider } from '../../twin/index.ts';
+import { statusTable, table } from './format.ts';
 import { bringUp, prepareLab } from './twin.ts';
+
+interface EdgeView {
+  paths: { id: number; transport: string; state: string; rttMs: number | null }[];
+  steering: { appClass: string; site: string; mode: string; pathIds: number[] }[];
+  events: { recent: { type: string; at: number; path?: number; to?: string; cause?: string; appClass?: string; from?: number[] }[] };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function edgeView(p: TwinProvider, lab: string, node: string): Promise<EdgeView> {
+  return (await agentRequest(p.agentSocket(lab, node), 'GET', '/status')).body as EdgeView;
+}
+
+async function waitEdges(p: TwinProvider, lab: string, nodes: string[], cond: (v: EdgeView) => boolean, ms: number): Promise<number | undefined> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const views = await Promise.all(nodes.map((n) => edgeView(p, lab, n)));
+    if (views.every(cond)) return Date.now() - t0;
+    await sleep(50);
+  }
+  return undefined;
+}
+
+function steeringRows(v: EdgeView): string[][] {
+  const name = (id: number) => v.paths.find((x) => x.id === id)?.transport ?? `path ${id}`;
+  return v.steering.map((r) => [r.appClass, r.site, r.mode, r.pathIds.map((id) => `${name(id)} (path ${id})`).join(', ') || 'none']);
+}
 
 export async function runDemo(argv: string[]): Promise<number> {
   const name = argv[0] ?? 'demo';
@@ -22,12 +52,15 @@ export async function runDemo(argv: string[]): Promise<number> {
   say(`validating and compiling labs/two-site-dual-wan (as lab "${name}")`);
   const prepared = prepareLab(labFile('two-site-dual-wan'), { name });
   process.stdout.write(`${Object.keys(prepared.lab.nodes).length} nodes, ${prepared.lab.links.length} links, ${prepared.bundles.size} bundles\n`);
+  const edges = [...prepared.bundles.keys()];
   let interrupted = false;
   const onSig = () => { interrupted = true; };
   process.once('SIGINT', onSig);
   try {
     say('bringing up the twin');
     await bringUp(p, prepared, { out: process.stdout });
+    const upMs = await waitEdges(p, name, edges, (v) => v.paths.length > 0 && v.paths.every((x) => x.state === 'up'), 10_000);
+    process.stdout.write(upMs === undefined ? 'paths: not all up after 10 s\n' : `paths: all up ${upMs} ms after the bundles were applied\n`);
     say('status');
     process.stdout.write(statusTable(await p.inspect(name)));
     say('host1 → host2 across the sites');
@@ -35,8 +68,24 @@ export async function runDemo(argv: string[]): Promise<number> {
     process.stdout.write(ping.stdout + ping.stderr);
     const route = await p.exec(name, 'edge1', ['ip', 'route', 'get', '10.2.0.10', 'from', '10.1.0.10', 'iif', 'lan0']);
     process.stdout.write(`edge1 forwards it: ${route.stdout.split('\n')[0]}\n`);
+    say('edge1 steering');
+    process.stdout.write(table([['CLASS', 'TO SITE', 'MODE', 'PATHS'], ...steeringRows(await edgeView(p, name, 'edge1'))]));
     if (interrupted) return 130;
-    return ping.code === 0 ? 0 : 1;
+
+    say('what if: the MPLS provider fails behind edge2 (cut inside the mpls cloud, carrier stays up)');
+    await p.setLinkState(name, 'mpls:p2', 'down');
+    const detect = await waitEdges(p, name, ['edge1'], (v) => v.paths.find((x) => x.transport === 'mpls')?.state === 'down', 10_000);
+    process.stdout.write(detect === undefined ? 'edge1 did not declare the MPLS path down within 10 s\n' : `edge1 declared its MPLS path down ${detect} ms after the cut\n`);
+    const after = await edgeView(p, name, 'edge1');
+    for (const e of after.events.recent.filter((x) => x.type === 'steer' && x.from?.length)) {
+      process.stdout.write(`  steering event: ${e.appClass} left path ${e.from!.join(',')} (${e.cause})\n`);
+    }
+    process.stdout.write(table([['CLASS', 'TO SITE', 'MODE', 'PATHS'], ...steeringRows(after)]));
+    await p.setLinkState(name, 'mpls:p2', 'up');
+    const back = await waitEdges(p, name, ['edge1'], (v) => v.paths.every((x) => x.state === 'up'), 30_000);
+    process.stdout.write(back === undefined ? 'MPLS path not back within 30 s\n' : `restored: MPLS path up again ${back} ms later (5 s liveness hold-down, then the loss seen during the cut must age out of the SLA window)\n`);
+    if (interrupted) return 130;
+    return ping.code === 0 && detect !== undefined ? 0 : 1;
   } finally {
     say('tearing down');
     const r = await p.destroy(name);

@@ -22,8 +22,9 @@ export function statusTable(s: LabStatus): string {
     const ifs = n.interfaces.map((i) => `${i.name}${i.state === 'UP' ? '' : `(${i.state.toLowerCase()})`}${i.addresses.length ? ` ${i.addresses.join(',')}` : ''}`).join('; ');
     let agent = '';
     if (n.kind === 'edge') {
-      const a = n.agent as { bundle?: { hash: string; site: string } | null; routes?: { installed: number; skipped: unknown[] }; lastError?: string | null } | undefined;
-      agent = !a ? 'not answering' : !a.bundle ? 'no bundle' : `bundle ${a.bundle.hash.slice(0, 12)} site ${a.bundle.site}, ${a.routes?.installed ?? 0} routes${a.routes?.skipped.length ? `, ${a.routes.skipped.length} need overlay` : ''}`;
+      const a = n.agent as { bundle?: { hash: string; site: string } | null; routes?: { installed: number; skipped: unknown[] }; lastError?: string | null; paths?: { state: string }[] } | undefined;
+      const up = a?.paths?.filter((p) => p.state === 'up').length ?? 0;
+      agent = !a ? 'not answering' : !a.bundle ? 'no bundle' : `bundle ${a.bundle.hash.slice(0, 12)} site ${a.bundle.site}, ${a.routes?.installed ?? 0} routes${a.routes?.skipped.length ? `, ${a.routes.skipped.length} need overlay` : ''}, paths ${up}/${a.paths?.length ?? 0} up`;
       if (a?.lastError) agent += ` (error: ${a.lastError})`;
     }
     if (n.router) agent = `${n.router.daemon}: ${n.router.sessions.map((x) => `${x.peer} ${x.state}`).join(', ') || 'no BGP neighbours'}`;

@@ -17,6 +17,8 @@ import { contentHash } from '../bundle/hash.ts';
 import { InputError, validate } from '../errors.ts';
 import { planKernelRoutes, routeBatch, RTPROT_PATRONUS, type RoutePlan } from './kernel-routes.ts';
 import { realClock, type Clock, type ClockSkew } from './clock.ts';
+import { PathSupervisor, type AgentEvent, type PathSummary } from './paths.ts';
+import type { SteeringEntry } from '../steer/index.ts';
 
 const execFileP = promisify(execFile);
 
@@ -28,6 +30,10 @@ export interface AgentOptions {
   socket: string;
   /** Where the agent reads time (default: the host clock; the twin passes a skewed one, see clock.ts). */
   clock?: Clock;
+  /** UDP port of the probe responder (here and at peers). Default 4784. */
+  probePort?: number;
+  /** Probe interval while busy or unhealthy, ms. Default 100. */
+  probeIntervalMs?: number;
 }
 
 export interface AgentStatus {
@@ -40,6 +46,10 @@ export interface AgentStatus {
   lastError: string | null;
   /** The agent's own clock: its wall time now (ISO and ms) and the skew it was started with. */
   clock: { now: string; nowMs: number; skew: ClockSkew | null };
+  /** Probed path states, the steering table and recent path/steering events. */
+  paths: PathSummary[];
+  steering: SteeringEntry[];
+  events: { total: number; recent: AgentEvent[] };
 }
 
 export class Agent {
@@ -47,7 +57,8 @@ export class Agent {
   private readonly clock: Clock;
   private readonly started: Date;
   private readonly startedMono: number;
-  private status: Omit<AgentStatus, 'clock'>;
+  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events'>;
+  private readonly paths: PathSupervisor;
   /** Serialises applies: one bundle at a time. */
   private applying: Promise<unknown> = Promise.resolve();
 
@@ -55,6 +66,7 @@ export class Agent {
     this.clock = opts.clock ?? realClock;
     this.started = new Date(this.clock.now());
     this.startedMono = this.clock.monotonic();
+    this.paths = new PathSupervisor({ clock: this.clock, stateDir: opts.stateDir, probePort: opts.probePort, probeIntervalMs: opts.probeIntervalMs });
     this.status = {
       node: opts.node, pid: process.pid, startedAt: this.started.toISOString(), uptimeMs: 0,
       bundle: null, routes: { installed: 0, skipped: [] }, lastError: null,
@@ -66,6 +78,7 @@ export class Agent {
   /** Start: re-apply the last-good bundle if there is one, then serve the control API. */
   async start(): Promise<void> {
     mkdirSync(this.opts.stateDir, { recursive: true });
+    await this.paths.start();
     if (existsSync(this.lastGoodPath)) {
       try {
         await this.apply(JSON.parse(readFileSync(this.lastGoodPath, 'utf8')), 'last-good');
@@ -79,6 +92,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    await this.paths.stop();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     rmSync(this.opts.socket, { force: true });
   }
@@ -86,7 +100,10 @@ export class Agent {
   getStatus(): AgentStatus {
     const nowMs = this.clock.now();
     const skew = (this.clock as { skew?: ClockSkew }).skew ?? null;
-    return { ...this.status, uptimeMs: Math.round(this.clock.monotonic() - this.startedMono), clock: { now: new Date(nowMs).toISOString(), nowMs, skew } };
+    return {
+      ...this.status, uptimeMs: Math.round(this.clock.monotonic() - this.startedMono),
+      clock: { now: new Date(nowMs).toISOString(), nowMs, skew }, ...this.paths.status(),
+    };
   }
 
   /** Validate and apply a bundle; on success it becomes last-good. Throws InputError for an invalid bundle. */
@@ -112,6 +129,7 @@ export class Agent {
     this.status.bundle = { hash, intent: bundle.intent, site: bundle.site, appliedAt: new Date(this.clock.now()).toISOString(), source };
     this.status.routes = { installed: plan.routes.length, skipped: plan.skipped };
     this.status.lastError = null;
+    await this.paths.load(bundle);
     return hash;
   }
 

@@ -34,6 +34,37 @@ test('a pushed bundle is applied to the kernel and reported with its content has
   assert.is(st.routes.installed, 3);
 });
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function statusUntil(cond: (st: any) => boolean, what: string, ms = 10_000): Promise<any> {
+  let st: any;
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) {
+    st = (await agentRequest(sock(), 'GET', '/status')).body;
+    if (cond(st)) return st;
+  }
+  throw new Error(`${what}: not within ${ms} ms; paths ${JSON.stringify(st?.paths)}`);
+}
+
+test('the agent probes its paths and steers each class onto a live one', async () => {
+  const st = await statusUntil((s) => s.paths.length === 2 && s.paths.every((p: any) => p.state === 'up'), 'both paths up');
+  assert.equal(st.paths.map((p: any) => [p.id, p.transport]), [[1, 'inet'], [2, 'mpls']]);
+  for (const p of st.paths) assert.ok(p.rttMs > 0 && p.rttMs < 50, `path ${p.id} rtt ${p.rttMs}`);
+  // The fixture's rule prefers inet.
+  assert.equal(st.steering.find((r: any) => r.appClass === 'default' && r.site === 's2').pathIds, [1]);
+});
+
+test('a cut inside the internet cloud takes the inet path down and steering moves to mpls', async () => {
+  await p.setLinkState(lab, 'inet:p2', 'down');
+  try {
+    const st = await statusUntil((s) => s.paths.find((x: any) => x.id === 1).state === 'down', 'inet path down');
+    const row = (await statusUntil((s) => s.steering.find((r: any) => r.appClass === 'default').pathIds[0] === 2, 'steered to mpls')).steering;
+    assert.equal(row.find((r: any) => r.appClass === 'default').pathIds, [2]);
+    assert.ok(st.events.recent.some((e: any) => e.type === 'path' && e.path === 1 && e.to === 'down'));
+  } finally {
+    await p.setLinkState(lab, 'inet:p2', 'up');
+  }
+  await statusUntil((s) => s.paths.every((x: any) => x.state === 'up'), 'inet path back up', 15_000);
+});
+
 test('an invalid bundle is refused with the key path and changes nothing', async () => {
   const before = await routes();
   const b = edge1Bundle() as any;

@@ -29,6 +29,8 @@ test('edges forward, hosts get their default route after addresses exist', () =>
   assert.is(plans.edge1!.sysctls['net.ipv4.conf.all.rp_filter'], '0');
   assert.is(plans.host1!.sysctls['net.ipv4.ip_forward'], undefined);
   assert.equal(plans.host1!.routes, ['route replace default via 10.1.0.1']);
+  // The routed underlay's gateway becomes a low-preference default route on the edge, like an ISP's DHCP.
+  assert.equal(plans.edge1!.routes, ['route replace default via 100.64.0.1 dev wan1 metric 1000']);
   assert.ok(plans.host1!.setup.indexOf('address add 10.1.0.10/24 dev eth0') < plans.host1!.setup.indexOf('link set eth0 up'));
 });
 

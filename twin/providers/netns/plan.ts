@@ -80,5 +80,17 @@ export function planLab(lab: Lab): NodePlan[] {
     if (n.gateway) p.routes.push(`route replace default via ${n.gateway}`);
     for (const r of n.routes) p.routes.push(`route replace ${r.dst} via ${r.via}`);
   }
+  // An edge's routed underlay hands it a default gateway, as an ISP's DHCP would: a low-preference default
+  // route per such interface, so the edge can answer probes and reach peers before (and besides) what its
+  // bundle installs. The agent's own routes use metric 0 and win.
+  for (const n of Object.values(lab.nodes)) {
+    if (n.kind !== 'edge') continue;
+    let k = 0;
+    for (const l of lab.links) {
+      for (const e of l.endpoints) {
+        if (e.node === n.name && e.gateway) plans.get(n.name)!.routes.push(`route replace default via ${e.gateway} dev ${e.interface} metric ${1000 + k++}`);
+      }
+    }
+  }
   return [...plans.values()];
 }

@@ -69,8 +69,16 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
   const sitesWithEdges = new Set(edges.map((e) => e.site.name));
 
   const bundles = new Map<string, CompiledBundle>();
+  const pathsOf = new Map(edges.map((e) => [e.node, buildPaths(intent, e, edges)]));
+  // Each path learns the id its peer gave the reverse direction (same two addresses, swapped).
+  for (const [node, paths] of pathsOf) {
+    for (const p of paths) {
+      const back = pathsOf.get(p.peerNode)?.find((q) => q.peerNode === node && q.localAddress === p.remoteAddress && q.remoteAddress === p.localAddress);
+      if (back) p.peerPathId = back.id;
+    }
+  }
   for (const edge of edges) {
-    const paths = buildPaths(intent, edge, edges);
+    const paths = pathsOf.get(edge.node)!;
     const carried = carriedSegments(intent, edge);
     // Only what this edge uses: rules of its segments and the SLA / QoS classes those rules name.
     const rules = tables.rules.filter((r) => carried.has(r.segment));

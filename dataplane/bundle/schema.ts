@@ -75,6 +75,11 @@ export const BundlePath = z.strictObject({
   role: z.enum(['active', 'backup', 'last-resort']),
   /** Whether this edge actively probes this path (the topology policy decides). */
   probe: z.boolean(),
+  /**
+   * The same path's id in the peer's bundle (the reverse direction). Overlay packets carry the sender's
+   * path id, so the receiver's per-path state and whitelist are keyed by this.
+   */
+  peerPathId: Id16.optional(),
 });
 
 export const PortRange = z.tuple([z.number().int().min(0).max(65535), z.number().int().min(0).max(65535)]);

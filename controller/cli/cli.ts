@@ -55,6 +55,9 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stderr.write(`patronus ${name}: ${e.message}\n`);
       return 1;
     }
-    throw e;
+    // Anything else is a failure of the operation, not of the CLI: one line, the stack only on request.
+    process.stderr.write(`patronus ${name}: ${(e as Error).message ?? e}\n`);
+    if (process.env.PATRONUS_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
   }
 }

@@ -53,6 +53,21 @@ export async function pushBundles(provider: TwinProvider, labName: string, bundl
   }));
 }
 
+/**
+ * Wait until every edge's overlay has programmed all its paths (next hops resolve as the first probes
+ * flow); returns the edges still pending at the deadline. Edges without an overlay count as done.
+ */
+export async function waitOverlay(provider: TwinProvider, labName: string, nodes: string[], timeoutMs: number): Promise<string[]> {
+  let pending = nodes;
+  for (const end = Date.now() + timeoutMs; pending.length && Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    const st = await Promise.all(pending.map(async (n) => {
+      try { return (await agentRequest(provider.agentSocket(labName, n), 'GET', '/status', undefined, 2000)).body; } catch { return undefined; }
+    }));
+    pending = pending.filter((_, i) => { const o = st[i]?.overlay; return !st[i] || (o && o.unresolvedPaths.length > 0); });
+  }
+  return pending;
+}
+
 /** Deploy a prepared lab and push its bundles; rolls back on failure unless `keep`. */
 export async function bringUp(provider: TwinProvider, prepared: PreparedLab, opts: { keep?: boolean; out?: NodeJS.WritableStream } = {}): Promise<void> {
   const out = opts.out ?? process.stderr;
@@ -62,6 +77,11 @@ export async function bringUp(provider: TwinProvider, prepared: PreparedLab, opt
     if (prepared.bundles.size) {
       await pushBundles(provider, prepared.lab.name, prepared.bundles);
       out.write(`bundles applied on ${prepared.bundles.size} edges (${[...prepared.bundles].map(([n, b]) => `${n} ${b.hash.slice(0, 12)}`).join(', ')})\n`);
+      const t0 = Date.now();
+      const pending = await waitOverlay(provider, prepared.lab.name, [...prepared.bundles.keys()], 15_000);
+      out.write(pending.length
+        ? `overlay: paths still without a resolved next hop after 15 s on ${pending.join(', ')}\n`
+        : `overlay: every path programmed ${Date.now() - t0} ms after the bundles\n`);
     }
   } catch (e) {
     if (!opts.keep) {

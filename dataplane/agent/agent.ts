@@ -18,6 +18,7 @@ import { InputError, validate } from '../errors.ts';
 import { planKernelRoutes, routeBatch, RTPROT_PATRONUS, type RoutePlan } from './kernel-routes.ts';
 import { realClock, type Clock, type ClockSkew } from './clock.ts';
 import { PathSupervisor, type AgentEvent, type PathSummary } from './paths.ts';
+import { Overlay, type Datapath, type OverlayStatus } from './overlay.ts';
 import type { SteeringEntry } from '../steer/index.ts';
 
 const execFileP = promisify(execFile);
@@ -34,6 +35,13 @@ export interface AgentOptions {
   probePort?: number;
   /** Probe interval while busy or unhealthy, ms. Default 100. */
   probeIntervalMs?: number;
+  /**
+   * Forwarding between sites: `kernel` (routes only, native over on-link underlays), or the overlay data
+   * plane as `xdp` or `tc` programs (see overlay.ts). Default kernel.
+   */
+  datapath?: 'kernel' | Datapath;
+  /** bpffs directory for pinned maps (overlay data paths). Default /sys/fs/bpf/patronus/agent-<node>. */
+  bpfDir?: string;
 }
 
 export interface AgentStatus {
@@ -46,6 +54,8 @@ export interface AgentStatus {
   lastError: string | null;
   /** The agent's own clock: its wall time now (ISO and ms) and the skew it was started with. */
   clock: { now: string; nowMs: number; skew: ClockSkew | null };
+  /** The overlay data plane, when the agent runs one. */
+  overlay: OverlayStatus | null;
   /** Probed path states, the steering table and recent path/steering events. */
   paths: PathSummary[];
   steering: SteeringEntry[];
@@ -57,8 +67,10 @@ export class Agent {
   private readonly clock: Clock;
   private readonly started: Date;
   private readonly startedMono: number;
-  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events'>;
+  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay'>;
   private readonly paths: PathSupervisor;
+  private readonly overlay?: Overlay;
+  private refreshTimer?: NodeJS.Timeout;
   /** Serialises applies: one bundle at a time. */
   private applying: Promise<unknown> = Promise.resolve();
 
@@ -66,7 +78,15 @@ export class Agent {
     this.clock = opts.clock ?? realClock;
     this.started = new Date(this.clock.now());
     this.startedMono = this.clock.monotonic();
-    this.paths = new PathSupervisor({ clock: this.clock, stateDir: opts.stateDir, probePort: opts.probePort, probeIntervalMs: opts.probeIntervalMs });
+    if (opts.datapath && opts.datapath !== 'kernel') {
+      this.overlay = new Overlay({ datapath: opts.datapath, pinDir: opts.bpfDir ?? `/sys/fs/bpf/patronus/agent-${opts.node}` });
+    }
+    this.paths = new PathSupervisor({
+      clock: this.clock, stateDir: opts.stateDir, probePort: opts.probePort, probeIntervalMs: opts.probeIntervalMs,
+      onSteering: (table) => {
+        try { this.overlay?.steer(table); } catch (e) { this.status.lastError = `steering map: ${(e as Error).message}`; }
+      },
+    });
     this.status = {
       node: opts.node, pid: process.pid, startedAt: this.started.toISOString(), uptimeMs: 0,
       bundle: null, routes: { installed: 0, skipped: [] }, lastError: null,
@@ -78,7 +98,15 @@ export class Agent {
   /** Start: re-apply the last-good bundle if there is one, then serve the control API. */
   async start(): Promise<void> {
     mkdirSync(this.opts.stateDir, { recursive: true });
+    this.overlay?.load();
     await this.paths.start();
+    if (this.overlay) {
+      // Next hops resolve as probes flow; paths become usable in the maps as they do.
+      this.refreshTimer = setInterval(() => {
+        try { this.overlay!.refresh(); } catch (e) { this.status.lastError = `overlay refresh: ${(e as Error).message}`; }
+      }, 250);
+      this.refreshTimer.unref();
+    }
     if (existsSync(this.lastGoodPath)) {
       try {
         await this.apply(JSON.parse(readFileSync(this.lastGoodPath, 'utf8')), 'last-good');
@@ -92,7 +120,9 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
     await this.paths.stop();
+    this.overlay?.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     rmSync(this.opts.socket, { force: true });
   }
@@ -102,7 +132,7 @@ export class Agent {
     const skew = (this.clock as { skew?: ClockSkew }).skew ?? null;
     return {
       ...this.status, uptimeMs: Math.round(this.clock.monotonic() - this.startedMono),
-      clock: { now: new Date(nowMs).toISOString(), nowMs, skew }, ...this.paths.status(),
+      clock: { now: new Date(nowMs).toISOString(), nowMs, skew }, overlay: this.overlay?.status() ?? null, ...this.paths.status(),
     };
   }
 
@@ -121,6 +151,7 @@ export class Agent {
     const hash = contentHash(bundle);
     const plan = planKernelRoutes(bundle);
     await this.programKernel(plan);
+    this.overlay?.apply(bundle);
     if (source === 'pushed') {
       const tmp = `${this.lastGoodPath}.tmp`;
       writeFileSync(tmp, JSON.stringify(bundle, null, 1));

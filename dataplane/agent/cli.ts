@@ -4,14 +4,16 @@ import { join } from 'node:path';
 import { Agent } from './agent.ts';
 import { clockFor } from './clock.ts';
 
-const USAGE = 'usage: patronus edge --node NAME --state-dir DIR [--socket PATH] [--clock-offset MS] [--clock-drift PPM]\n';
+const USAGE = 'usage: patronus edge --node NAME --state-dir DIR [--socket PATH] [--datapath kernel|xdp|tc] [--bpf-dir DIR] [--clock-offset MS] [--clock-drift PPM]\n';
+const DATAPATHS = ['kernel', 'xdp', 'tc'] as const;
 
 export async function runAgentCli(argv: string[]): Promise<number> {
-  let values: { node?: string; 'state-dir'?: string; socket?: string; 'clock-offset'?: string; 'clock-drift'?: string; help?: boolean };
+  let values: { node?: string; 'state-dir'?: string; socket?: string; 'clock-offset'?: string; 'clock-drift'?: string; datapath?: string; 'bpf-dir'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({ args: argv, options: {
       node: { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' },
       'clock-offset': { type: 'string' }, 'clock-drift': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      datapath: { type: 'string' }, 'bpf-dir': { type: 'string' },
     } }));
   } catch (e) {
     process.stderr.write(`patronus edge: ${(e as Error).message}\n${USAGE}`);
@@ -25,14 +27,22 @@ export async function runAgentCli(argv: string[]): Promise<number> {
     process.stderr.write(`patronus edge: --clock-offset takes milliseconds and --clock-drift parts per million (numbers)\n${USAGE}`);
     return 2;
   }
+  const datapath = (values.datapath ?? 'kernel') as (typeof DATAPATHS)[number];
+  if (!DATAPATHS.includes(datapath)) {
+    process.stderr.write(`patronus edge: --datapath must be one of ${DATAPATHS.join(', ')}, got "${values.datapath}"\n${USAGE}`);
+    return 2;
+  }
   const clock = clockFor({ offsetMs, driftPpm });
-  const agent = new Agent({ node: values.node, stateDir: values['state-dir'], socket: values.socket ?? join(values['state-dir'], 'agent.sock'), clock });
+  const agent = new Agent({
+    node: values.node, stateDir: values['state-dir'], socket: values.socket ?? join(values['state-dir'], 'agent.sock'), clock,
+    datapath, ...(values['bpf-dir'] && { bpfDir: values['bpf-dir'] }),
+  });
   await agent.start();
   process.stdout.write(`patronus edge ${values.node}: listening on ${values.socket ?? join(values['state-dir'], 'agent.sock')}\n`);
   await new Promise<void>((resolve) => {
     for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve());
   });
-  // Kernel routes stay: forwarding survives an agent restart.
+  // Kernel routes, attached programs and pinned maps stay: forwarding survives an agent restart.
   await agent.stop();
   return 0;
 }

@@ -39,6 +39,8 @@ export interface PathSupervisorOptions {
   probePort?: number;
   /** Probe interval while busy or unhealthy (ms). Default: the monitor's (100). */
   probeIntervalMs?: number;
+  /** Called with the steering table after every evaluation (the data plane applies it). */
+  onSteering?: (table: readonly SteeringEntry[]) => void;
 }
 
 export class PathSupervisor {
@@ -91,6 +93,7 @@ export class PathSupervisor {
     const { table, events } = this.steerer.evaluate(this.opts.clock.now(), this.prober.views());
     this.table = table;
     for (const e of events) this.record({ type: 'steer', ...e });
+    this.opts.onSteering?.(table);
   }
 
   private record(e: AgentEvent): void {

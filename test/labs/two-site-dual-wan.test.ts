@@ -30,6 +30,37 @@ test('hosts behind the two edges reach each other across the sites', () => {
   assert.match(route.stdout, /via 172\.16\.0\.2 dev wan0/);
 });
 
+const edge1 = () => JSON.parse(cli('twin', 'status', lab, '--json').stdout)[0].nodes.find((n: { name: string }) => n.name === 'edge1').agent;
+const sent = (agent: any, path: number) => agent.overlay.counters.filter((c: any) => c.path === path && c.dir === 'tx').reduce((n: number, c: any) => n + c.packets, 0);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('cross-site traffic rides the overlay on the preferred MPLS path', () => {
+  const a = edge1();
+  assert.is(a.overlay.datapath, 'tc');
+  assert.equal(a.overlay.attached, ['lan0', 'wan0', 'wan1']);
+  const mpls = a.paths.find((p: any) => p.transport === 'mpls').id;
+  const before = sent(a, mpls);
+  assert.is(cli('twin', 'exec', lab, 'host1', '--', 'ping', '-c', '5', '-i', '0.2', '-W', '2', '10.2.0.10').status, 0);
+  assert.ok(sent(edge1(), mpls) >= before + 5, 'five more packets encapsulated on the MPLS path');
+});
+
+test('when the MPLS provider fails inside its cloud, traffic fails over to the internet path through the overlay', async () => {
+  assert.is(cli('twin', 'link', lab, 'mpls:p2', 'down').status, 0);
+  try {
+    let a = edge1();
+    for (let i = 0; i < 100 && a.paths.find((p: any) => p.transport === 'mpls').state !== 'down'; i++) { await sleep(100); a = edge1(); }
+    const inet = a.paths.find((p: any) => p.transport === 'inet').id;
+    assert.equal(a.steering.find((r: any) => r.appClass === 'default').pathIds, [inet]);
+    const before = sent(a, inet);
+    // The internet cloud routes only the edges' /30s: the hosts' prefixes can cross it only encapsulated.
+    const r = cli('twin', 'exec', lab, 'host1', '--', 'ping', '-c', '5', '-i', '0.2', '-W', '2', '10.2.0.10');
+    assert.match(r.stdout, /5 packets transmitted, 5 received/);
+    assert.ok(sent(edge1(), inet) >= before + 5, 'the packets went out on the internet path');
+  } finally {
+    cli('twin', 'link', lab, 'mpls:p2', 'up');
+  }
+});
+
 test('twin status reports every node present and both agents holding their bundles', () => {
   const r = cli('twin', 'status', lab, '--json');
   assert.is(r.status, 0);

@@ -162,7 +162,13 @@ export class NetnsProvider implements TwinProvider {
     const dir = nodeDir(lab, node);
     const socket = this.agentSocket(lab, node);
     const log = openSync(join(dir, 'agent.log'), 'a');
-    const argv = ['ip', 'netns', 'exec', nsName(lab, node), ...agentCommand(['--node', node, '--state-dir', dir, '--socket', socket, ...extra])];
+    // The twin runs the overlay's tc build by default: on veths its redirects deliver whatever the peer
+    // runs, while XDP redirects need GRO or XDP on the receiving peer and complete checksums from senders
+    // (docs/overlay.md). PATRONUS_TWIN_DATAPATH=xdp|kernel selects the others.
+    const datapath = process.env.PATRONUS_TWIN_DATAPATH ?? 'tc';
+    const argv = ['ip', 'netns', 'exec', nsName(lab, node), ...agentCommand([
+      '--node', node, '--state-dir', dir, '--socket', socket, '--datapath', datapath, '--bpf-dir', join(bpfDir(lab), node), ...extra,
+    ])];
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
     child.unref();
     closeSync(log);

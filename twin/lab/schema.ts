@@ -99,6 +99,8 @@ export const RouterConfig = z.strictObject({
   neighbors: z.array(z.strictObject({ address: IpAddress(), asn: z.number().int().min(1).max(4294967295) })).default([]),
   /** Extra prefixes to originate besides connected networks. */
   networks: z.array(IpPrefix()).default([]),
+  /** Raw lines appended to the generated daemon configuration (e.g. an extra BIRD protocol or FRR neighbour options). */
+  extraConfig: z.array(z.string()).optional(),
 });
 
 export const WanConfig = z.strictObject({

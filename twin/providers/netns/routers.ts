@@ -40,6 +40,7 @@ export function birdConfig(lab: Lab, node: LabNode): string {
       '}',
     );
   });
+  lines.push(...(r.extraConfig ?? []));
   return lines.join('\n') + '\n';
 }
 
@@ -59,7 +60,7 @@ export function frrConfig(lab: Lab, node: LabNode): string {
   for (const n of r.neighbors) lines.push(` neighbor ${n.address} remote-as ${n.asn}`, ` neighbor ${n.address} timers 1 3`, ` neighbor ${n.address} timers connect 1`);
   lines.push(' address-family ipv4 unicast', '  redistribute connected');
   for (const p of r.networks) lines.push(`  network ${p}`);
-  lines.push(' exit-address-family', '');
+  lines.push(' exit-address-family', ...(r.extraConfig ?? []), '');
   return lines.join('\n');
 }
 

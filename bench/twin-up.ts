@@ -5,14 +5,17 @@
  * on its socket) and time to destroy, 3 runs each, median. Baseline: Debian's mininet building a 50-node
  * topology (linear LinuxBridge chain, a host per switch) inside private net/mount/pid namespaces with a
  * private /tmp, 3 runs, median. Goal: 50 nodes ≤ 10 s, 200 ≤ 40 s on a 2-core machine, and faster than
- * mininet per node. The last line is one JSON object with the raw figures; a run that cannot measure
+ * mininet per node. Mininet's nodes are bare shells and the scale labs' edges run agents with the overlay
+ * data plane, so the bench also deploys, with the netns provider, a lab of the same size as mininet's
+ * (50 plain nodes, 49 links, no agents) to compare the providers like for like.
+ * The last line is one JSON object with the raw figures; a run that cannot measure
  * (mininet missing, a deploy failing, a ping failing) exits non-zero without printing figures.
  *
  * Run: npx tsx bench/twin-up.ts [--runs N]
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { getProvider, loadLab } from '../twin/index.ts';
+import { getProvider, loadLab, parseLab } from '../twin/index.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const runs = Number(values.runs);
@@ -29,6 +32,32 @@ async function twinRun(nodes: number, run: number): Promise<{ up: number; down: 
     const up = (performance.now() - t0) / 1000;
     const ping = await p.exec(name, 'e1', ['ping', '-c1', '-W2', '172.16.0.1']);
     if (ping.code !== 0) throw new Error(`${name}: e1 cannot reach the hub over the MPLS cloud after deploy`);
+    const t1 = performance.now();
+    await p.destroy(name);
+    return { up, down: (performance.now() - t1) / 1000 };
+  } catch (e) {
+    await p.destroy(name);
+    throw e;
+  }
+}
+
+/** 50 plain nodes in a chain (49 links): mininet's linear k=25 topology has the same node and link counts. */
+function chainLab(name: string): string {
+  const n = 50;
+  const nodes = Array.from({ length: n }, (_, i) => `    n${i}: { kind: host }`);
+  const links = Array.from({ length: n - 1 }, (_, i) =>
+    `    - endpoints: [{ node: n${i}, interface: east, ipv4: 10.${Math.floor(i / 64)}.${(i % 64) * 4}.1/30 }, { node: n${i + 1}, interface: west, ipv4: 10.${Math.floor(i / 64)}.${(i % 64) * 4}.2/30 }]`);
+  return `name: ${name}\ntopology:\n  nodes:\n${nodes.join('\n')}\n  links:\n${links.join('\n')}\n`;
+}
+
+async function chainRun(run: number): Promise<{ up: number; down: number }> {
+  const name = `benchchain-${process.pid}-${run}`;
+  const lab = parseLab(chainLab(name), 'chain50.yaml');
+  try {
+    const t0 = performance.now();
+    await p.deploy(lab);
+    const up = (performance.now() - t0) / 1000;
+    if ((await p.exec(name, 'n0', ['ping', '-c1', '-W2', '10.0.0.2'])).code !== 0) throw new Error(`${name}: n0 cannot reach n1`);
     const t1 = performance.now();
     await p.destroy(name);
     return { up, down: (performance.now() - t1) / 1000 };
@@ -61,6 +90,14 @@ try {
     result[`nodes${nodes}_down_s`] = +median(downs).toFixed(3);
     result[`nodes${nodes}_up_runs_s`] = ups.map((x) => x.toFixed(3)).join(',');
   }
+  const cups: number[] = [], cdowns: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await chainRun(i);
+    log(`netns 50 plain nodes (chain) run ${i + 1}: up ${r.up.toFixed(2)} s, down ${r.down.toFixed(2)} s`);
+    cups.push(r.up); cdowns.push(r.down);
+  }
+  result.netns_plain50_s = +median(cups).toFixed(3);
+  result.netns_plain50_down_s = +median(cdowns).toFixed(3);
   const mups: number[] = [], mdowns: number[] = [];
   for (let i = 0; i < runs; i++) {
     const r = mininetRun(50);
@@ -72,6 +109,7 @@ try {
   result.per_node_ms_netns50 = +((result.nodes50_s as number) * 1000 / 50).toFixed(1);
   result.per_node_ms_netns200 = +((result.nodes200_s as number) * 1000 / 200).toFixed(1);
   result.per_node_ms_mininet50 = +((result.mininet50_s as number) * 1000 / 50).toFixed(1);
+  result.per_node_ms_netns_plain50 = +((result.netns_plain50_s as number) * 1000 / 50).toFixed(1);
 } catch (e) {
   log(`twin-up: cannot measure: ${(e as Error).message}`);
   process.exit(1);

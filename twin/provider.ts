@@ -55,6 +55,11 @@ export interface TwinProvider {
   setImpairment(lab: string, endpoint: string, impair: Impair | null): Promise<void>;
   /** Bring a link endpoint administratively up or down (a cut, as the far end sees it too). */
   setLinkState(lab: string, endpoint: string, state: 'up' | 'down'): Promise<void>;
+  /**
+   * One endpoint of every link tagged with shared-risk group `tag` (links that fail together, e.g. two
+   * "diverse" circuits in one conduit). Providers that do not record groups leave this out.
+   */
+  srlgLinks?(lab: string, tag: string): Promise<string[]>;
   /** Filesystem path of the node's agent control socket (edge nodes). */
   agentSocket(lab: string, node: string): string;
 }

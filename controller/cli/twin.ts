@@ -19,6 +19,7 @@ const USAGE = `usage:
   patronus twin status [NAME] [--json] [--provider NAME]
   patronus twin exec NAME NODE -- COMMAND [ARG...]
   patronus twin link NAME NODE:INTERFACE up|down
+  patronus twin link NAME --srlg TAG up|down      (every link of a shared-risk group at once)
   patronus twin validate LAB.yaml [--intent FILE | --no-intent]
   patronus twin calibrate NAME [--probes N] [--json]   (exit 3 when a link is out of tolerance)
   patronus twin export LAB.yaml --format clab [--out DIR] [--image IMAGE]
@@ -195,9 +196,22 @@ async function exec(argv: string[]): Promise<number> {
 }
 
 async function link(argv: string[]): Promise<number> {
-  const [lab, endpoint, state, ...extra] = argv;
-  if (!lab || !endpoint || (state !== 'up' && state !== 'down') || extra.length) throw new UsageError('twin link takes NAME NODE:INTERFACE up|down');
-  await (await provider({ lab })).setLinkState(lab, endpoint, state);
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { srlg: { type: 'string' } } });
+  const [lab, ...rest] = positionals;
+  const [endpoint, state, ...extra] = values.srlg ? [undefined, ...rest] : rest;
+  if (!lab || (!endpoint && !values.srlg) || (state !== 'up' && state !== 'down') || extra.length) {
+    throw new UsageError('twin link takes NAME NODE:INTERFACE up|down, or NAME --srlg TAG up|down');
+  }
+  const p = await provider({ lab });
+  if (values.srlg) {
+    if (!p.srlgLinks) throw new UsageError(`the ${p.name} provider does not record shared-risk groups`);
+    const ends = await p.srlgLinks(lab, values.srlg);
+    // A shared conduit fails at once: cut every member before reporting.
+    await Promise.all(ends.map((e) => p.setLinkState(lab, e, state)));
+    process.stdout.write(`${lab} srlg ${values.srlg} (${ends.join(', ')}): ${state}\n`);
+    return 0;
+  }
+  await p.setLinkState(lab, endpoint!, state);
   process.stdout.write(`${lab} ${endpoint}: ${state}\n`);
   return 0;
 }

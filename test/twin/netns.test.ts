@@ -19,7 +19,9 @@ topology:
     - endpoints: ["a:eth0", "inet:p1"]
     - endpoints: ["b:eth0", "inet:p2"]
     - endpoints: ["a:eth1", "lan:p1"]
+      srlg: [conduit-7]
     - endpoints: ["c:eth1", "lan:p2"]
+      srlg: [conduit-7, pole-3]
 `;
 
 async function namespacesOf(lab: string): Promise<string[]> {
@@ -43,6 +45,16 @@ test('deploys a lab: namespaces per node, routed and bridged clouds forward', as
   assert.equal(st.nodes.find((n) => n.name === 'b')!.interfaces, [{ name: 'eth0', state: 'UP', addresses: ['100.64.0.6/30'] }]);
 });
 
+test('interface names that read like ip keywords still work', async () => {
+  const odd = `${name}o`;
+  try {
+    await p.deploy(parseLab(`name: ${odd}\ntopology:\n  nodes:\n    x: { kind: host }\n    y: { kind: host }\n  links:\n    - endpoints: [{ node: x, interface: up, ipv4: 10.9.0.1/30 }, { node: y, interface: l, ipv4: 10.9.0.2/30 }]\n`, 'odd.yaml'));
+    assert.ok(await ping(odd, 'x', '10.9.0.2'));
+  } finally {
+    await p.destroy(odd);
+  }
+});
+
 test('a second deploy of the same lab is refused', async () => {
   try { await p.deploy(parseLab(labText(name), 'lab.yaml')); assert.unreachable(); } catch (e) { assert.instance(e, LabExistsError); }
 });
@@ -53,6 +65,19 @@ test('cutting a link stops traffic and restoring it brings it back', async () =>
   await p.setLinkState(name, 'b:eth0', 'up');
   let ok = false;
   for (let i = 0; i < 20 && !ok; i++) ok = await ping(name, 'a', '100.64.0.6');
+  assert.ok(ok);
+});
+
+test('a shared-risk group names its links, and cutting them all stops traffic across them', async () => {
+  assert.equal(await p.srlgLinks!(name, 'conduit-7'), ['a:eth1', 'c:eth1']);
+  assert.equal(await p.srlgLinks!(name, 'pole-3'), ['c:eth1']);
+  try { await p.srlgLinks!(name, 'nope'); assert.unreachable(); } catch (e) { assert.match((e as Error).message, 'no link in shared-risk group "nope" (groups: conduit-7, pole-3)'); }
+  for (const e of await p.srlgLinks!(name, 'conduit-7')) await p.setLinkState(name, e, 'down');
+  assert.not.ok(await ping(name, 'c', '192.168.77.1'));
+  assert.ok(await ping(name, 'a', '100.64.0.6'), 'links outside the group still carry traffic');
+  for (const e of await p.srlgLinks!(name, 'conduit-7')) await p.setLinkState(name, e, 'up');
+  let ok = false;
+  for (let i = 0; i < 20 && !ok; i++) ok = await ping(name, 'c', '192.168.77.1');
   assert.ok(ok);
 });
 

@@ -54,7 +54,7 @@ export function planLab(lab: Lab): NodePlan[] {
     if (link.impairable) {
       const ns = linkNsName(lab.name, position);
       link.endpoints.forEach((e, side) => plans.get(e.node)!.links.push(
-        `link add ${e.interface}${mac(e)} mtu ${link.mtu} type veth peer name ${linkIf(side as 0 | 1)} mtu ${link.mtu} netns ${ns}`,
+        `link add name ${e.interface}${mac(e)} mtu ${link.mtu} type veth peer name ${linkIf(side as 0 | 1)} mtu ${link.mtu} netns ${ns}`,
       ));
       // Nothing in the link namespace may answer or originate packets: no addresses, no IPv6.
       plans.set(`_l${position}`, {
@@ -63,16 +63,16 @@ export function planLab(lab: Lab): NodePlan[] {
       });
     } else {
       plans.get(a.node)!.links.push(
-        `link add ${a.interface}${mac(a)} mtu ${link.mtu} type veth peer name ${b.interface}${mac(b)} mtu ${link.mtu} netns ${nsName(lab.name, b.node)}`,
+        `link add name ${a.interface}${mac(a)} mtu ${link.mtu} type veth peer name ${b.interface}${mac(b)} mtu ${link.mtu} netns ${nsName(lab.name, b.node)}`,
       );
     }
     for (const e of link.endpoints) {
       const p = plans.get(e.node)!;
       const node = lab.nodes[e.node]!;
-      if (node.kind === 'wan' && node.wan?.mode === 'bridge') p.setup.push(`link set ${e.interface} master ${WAN_BRIDGE}`);
+      if (node.kind === 'wan' && node.wan?.mode === 'bridge') p.setup.push(`link set dev ${e.interface} master ${WAN_BRIDGE}`);
       if (e.ipv4) p.setup.push(`address add ${e.ipv4} dev ${e.interface}`);
       if (e.ipv6) p.setup.push(`address add ${e.ipv6} dev ${e.interface} nodad`);
-      p.setup.push(`link set ${e.interface} up`);
+      p.setup.push(`link set dev ${e.interface} up`);
     }
   });
   for (const n of Object.values(lab.nodes)) {

@@ -33,6 +33,8 @@ export interface LabState {
   nodes: { name: string; kind: string; daemon?: 'bird' | 'frr'; neighbors?: string[] }[];
   /** Every link as its two "node:interface" endpoints. */
   links: [string, string][];
+  /** Shared-risk groups: tag → the first endpoint of every link carrying it. */
+  srlg?: Record<string, string[]>;
 }
 
 const PARALLEL = 8;
@@ -54,8 +56,23 @@ function commOf(pid: number): string {
   try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(0, 3).join(' '); } catch { return '?'; }
 }
 
+/** tag → the first endpoint of every link in that shared-risk group. */
+export function srlgIndex(lab: Lab): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const l of lab.links) for (const tag of l.srlg) (out[tag] ??= []).push(`${l.endpoints[0].node}:${l.endpoints[0].interface}`);
+  return out;
+}
+
 export class NetnsProvider implements TwinProvider {
   readonly name = 'netns';
+
+  async srlgLinks(lab: string, tag: string): Promise<string[]> {
+    const st = readState(lab);
+    if (!st) throw new NotFoundError(`lab "${lab}" is not deployed`);
+    const links = st.srlg?.[tag];
+    if (!links) throw new NotFoundError(`lab "${lab}" has no link in shared-risk group "${tag}" (groups: ${Object.keys(st.srlg ?? {}).sort().join(', ') || 'none'})`);
+    return links;
+  }
 
   agentSocket(lab: string, node: string): string {
     return join(nodeDir(lab, node), 'agent.sock');
@@ -97,6 +114,7 @@ export class NetnsProvider implements TwinProvider {
         name: n.name, kind: n.kind, ...(n.router && { daemon: n.router.daemon, neighbors: n.router.neighbors.map((x) => x.address) }),
       })),
       links: lab.links.map((l) => l.endpoints.map((e) => `${e.node}:${e.interface}`) as [string, string]),
+      srlg: srlgIndex(lab),
     };
     writeFileSync(stateFile(lab.name), JSON.stringify(state, null, 1));
     for (const n of nodes) mkdirSync(nodeDir(lab.name, n.name), { recursive: true });

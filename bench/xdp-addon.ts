@@ -56,6 +56,7 @@ try {
   if (flows.keys().length !== keys.length) throw new Error('map lost entries');
   const kernel = median(kernelNs), call = median(callNs);
   console.log(JSON.stringify({
+    bench: 'xdp-addon',
     testrun_kernel_ns_per_pkt: kernel,
     testrun_call_ns: Math.round(call),
     testrun_call_overhead: Number((call / Math.max(kernel, 1)).toFixed(1)),

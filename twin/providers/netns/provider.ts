@@ -179,7 +179,6 @@ export class NetnsProvider implements TwinProvider {
   private async startAgent(lab: string, node: string, extra: string[] = []): Promise<void> {
     const dir = nodeDir(lab, node);
     const socket = this.agentSocket(lab, node);
-    const log = openSync(join(dir, 'agent.log'), 'a');
     // The twin runs the overlay's tc build by default: on veths its redirects deliver whatever the peer
     // runs, while XDP redirects need GRO or XDP on the receiving peer and complete checksums from senders
     // (docs/overlay.md). PATRONUS_TWIN_DATAPATH=xdp|kernel selects the others.
@@ -187,6 +186,31 @@ export class NetnsProvider implements TwinProvider {
     const argv = ['ip', 'netns', 'exec', nsName(lab, node), ...agentCommand([
       '--node', node, '--state-dir', dir, '--socket', socket, '--datapath', datapath, '--bpf-dir', join(bpfDir(lab), node), ...extra,
     ])];
+    writeFileSync(join(dir, 'agent.argv.json'), JSON.stringify(argv));
+    await this.spawnAgent(lab, node, argv);
+  }
+
+  /**
+   * Kill a node's agent and start it again with the same arguments (a crash-and-restart fault). The
+   * agent re-applies its last-good bundle; attached programs and pinned maps keep forwarding meanwhile.
+   */
+  async restartAgent(lab: string, node: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGKILL'): Promise<void> {
+    const ns = await this.requireNode(lab, node);
+    const argvFile = join(nodeDir(lab, node), 'agent.argv.json');
+    if (!existsSync(argvFile)) throw new NotFoundError(`node "${node}" of lab "${lab}" runs no agent`);
+    const argv = JSON.parse(readFileSync(argvFile, 'utf8')) as string[];
+    const bundle = argv.find((a) => a.endsWith('edge.js')) ?? 'edge.js';
+    const agents = async () => (await run(['ip', 'netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean).map(Number)
+      .filter((pid) => commOf(pid).includes(bundle));
+    for (const pid of await agents()) { try { process.kill(pid, signal); } catch { /* gone */ } }
+    for (let i = 0; i < 100 && (await agents()).length; i++) await new Promise((r) => setTimeout(r, 50));
+    await this.spawnAgent(lab, node, argv);
+  }
+
+  private async spawnAgent(lab: string, node: string, argv: string[]): Promise<void> {
+    const dir = nodeDir(lab, node);
+    const socket = this.agentSocket(lab, node);
+    const log = openSync(join(dir, 'agent.log'), 'a');
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
     child.unref();
     closeSync(log);

@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { getProvider, loadLab, parseLab } from '../twin/index.ts';
+import { getProvider, loadLab, parseLab, type Lab } from '../twin/index.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const runs = Number(values.runs);
@@ -23,23 +23,24 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); retu
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const p = getProvider('netns');
 
-async function twinRun(nodes: number, run: number): Promise<{ up: number; down: number }> {
-  const name = `bench${nodes}-${process.pid}-${run}`;
-  const lab = loadLab(`labs/scale-${nodes}/lab.yaml`, { rename: name });
+/** Deploy `lab`, check it forwards with `probe`, destroy; times of the deploy and of the destroy (s). */
+async function timedRun(lab: Lab, probe: { node: string; to: string; what: string }): Promise<{ up: number; down: number }> {
   try {
     const t0 = performance.now();
     await p.deploy(lab);
     const up = (performance.now() - t0) / 1000;
-    const ping = await p.exec(name, 'e1', ['ping', '-c1', '-W2', '172.16.0.1']);
-    if (ping.code !== 0) throw new Error(`${name}: e1 cannot reach the hub over the MPLS cloud after deploy`);
+    if ((await p.exec(lab.name, probe.node, ['ping', '-c1', '-W2', probe.to])).code !== 0) throw new Error(`${lab.name}: ${probe.what} after deploy`);
     const t1 = performance.now();
-    await p.destroy(name);
+    await p.destroy(lab.name);
     return { up, down: (performance.now() - t1) / 1000 };
   } catch (e) {
-    await p.destroy(name);
+    await p.destroy(lab.name);
     throw e;
   }
 }
+
+const twinRun = (nodes: number, run: number) => timedRun(loadLab(`labs/scale-${nodes}/lab.yaml`, { rename: `bench${nodes}-${process.pid}-${run}` }),
+  { node: 'e1', to: '172.16.0.1', what: 'e1 cannot reach the hub over the MPLS cloud' });
 
 /** 50 plain nodes in a chain (49 links): mininet's linear k=25 topology has the same node and link counts. */
 function chainLab(name: string): string {
@@ -50,22 +51,8 @@ function chainLab(name: string): string {
   return `name: ${name}\ntopology:\n  nodes:\n${nodes.join('\n')}\n  links:\n${links.join('\n')}\n`;
 }
 
-async function chainRun(run: number): Promise<{ up: number; down: number }> {
-  const name = `benchchain-${process.pid}-${run}`;
-  const lab = parseLab(chainLab(name), 'chain50.yaml');
-  try {
-    const t0 = performance.now();
-    await p.deploy(lab);
-    const up = (performance.now() - t0) / 1000;
-    if ((await p.exec(name, 'n0', ['ping', '-c1', '-W2', '10.0.0.2'])).code !== 0) throw new Error(`${name}: n0 cannot reach n1`);
-    const t1 = performance.now();
-    await p.destroy(name);
-    return { up, down: (performance.now() - t1) / 1000 };
-  } catch (e) {
-    await p.destroy(name);
-    throw e;
-  }
-}
+const chainRun = (run: number) => timedRun(parseLab(chainLab(`benchchain-${process.pid}-${run}`), 'chain50.yaml'),
+  { node: 'n0', to: '10.0.0.2', what: 'n0 cannot reach n1' });
 
 function mininetRun(nodes: number): { up: number; down: number } {
   const r = spawnSync('unshare', ['--net', '--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c',

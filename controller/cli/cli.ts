@@ -7,6 +7,7 @@ import { runAgentCli } from '../../dataplane/agent/cli.ts';
 import { isTwinError } from '../../twin/index.ts';
 import { runDemo } from './demo.ts';
 import { runTwin } from './twin.ts';
+import { runBgp } from './bgp.ts';
 
 /** One sub-command: `patronus <name> ...`. */
 export interface Command {
@@ -26,6 +27,7 @@ export function registerCommand(c: Command): void {
 registerCommand({ name: 'twin', summary: 'bring labs up and down on the twin, inspect, exec, cut links', run: runTwin });
 registerCommand({ name: 'demo', summary: 'two-site-dual-wan on the netns twin: up, status, cross-site ping, down', run: runDemo });
 registerCommand({ name: 'edge', summary: 'run the edge agent', run: runAgentCli });
+registerCommand({ name: 'bgp', summary: 'BGP neighbours and routes of an edge agent in a lab', run: runBgp });
 
 function usage(): string {
   const rows = [...commands.values()].map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

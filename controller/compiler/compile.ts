@@ -6,13 +6,14 @@
  *
  * Bundle `transport` fields carry intent transport names (what inventory interfaces name); colours only
  * decide which interface pairs become paths. Not carried yet (the bundle has no field for them): a
- * transport's probeBudget, topology.onDemand.idleTimeout, app-class fqdn/sni; `bgp` and `wanopt` stay
- * empty until their issues define them.
+ * transport's probeBudget, topology.onDemand.idleTimeout, app-class fqdn/sni; `wanopt` stays empty until
+ * its issue defines it. `bgp` is the edge's site's speaker configuration (bgp.ts), `{}` without BGP.
  */
 import { BUNDLE_API_VERSION, Bundle, contentHash } from '../../dataplane/bundle/index.ts';
 import type { Inventory } from '../../dataplane/inventory.ts';
 import type { Intent } from '../intent/index.ts';
 import { attachInventory, type EdgeView } from './attach.ts';
+import { buildBgp } from './bgp.ts';
 import { buildTables } from './classifier.ts';
 import { buildPaths } from './paths.ts';
 import { buildSegments, carriedSegments } from './routes.ts';
@@ -108,7 +109,7 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
       rules: structuredClone(rules),
       slaClasses: tables.slaClasses.filter((c) => slaNames.has(c.name)).map((c) => ({ ...c })),
       qosClasses: tables.qosClasses.filter((c) => qosNames.has(c.name)).map((c) => ({ ...c })),
-      bgp: {},
+      bgp: buildBgp(intent, edge),
       wanopt: {},
     };
     const checked = Bundle.safeParse(draft);

@@ -129,5 +129,25 @@ export function checkIntent(doc: IntentDocument): InputIssue[] {
       seen.add(t);
     });
   });
+
+  // BGP: sites exist, neighbour segments exist, named policies are defined, a neighbour is listed once.
+  const policies = Object.keys(doc.bgp.policies ?? {});
+  for (const [site, b] of Object.entries(doc.bgp.sites ?? {}).sort(([x], [y]) => (x < y ? -1 : 1))) {
+    const at = (...p: Path): Path => ['bgp', 'sites', site, ...p];
+    if (!(site in doc.sites)) issues.push({ path: at(), message: `site "${site}" is not defined (known: ${known(sites)})` });
+    const seen = new Set<string>();
+    b.neighbors.forEach((n, i) => {
+      if (seen.has(n.address)) issues.push({ path: at('neighbors', i, 'address'), message: `neighbour ${n.address} is listed twice` });
+      seen.add(n.address);
+      if (!segments.has(n.segment)) issues.push({ path: at('neighbors', i, 'segment'), message: `segment "${n.segment}" is not defined (known: ${known(segments)})` });
+      for (const k of ['import', 'export'] as const) {
+        const name = n[k];
+        if (name !== undefined && !policies.includes(name)) issues.push({ path: at('neighbors', i, k), message: `policy "${name}" is not defined in bgp.policies (known: ${known(policies)})` });
+      }
+    });
+    b.networks.forEach((net, i) => {
+      if (!segments.has(net.segment)) issues.push({ path: at('networks', i), message: `segment "${net.segment}" is not defined (known: ${known(segments)})` });
+    });
+  }
   return issues;
 }

@@ -24,6 +24,7 @@
 import { z } from 'zod';
 import { Duration, Percent, Rate } from '../../dataplane/units.ts';
 import { IpPrefix } from '../../dataplane/net.ts';
+import { NeighborSchema, NetworkSchema, PolicySchema } from '../../dataplane/bgp/index.ts';
 
 /** The only apiVersion this schema accepts. */
 export const INTENT_API_VERSION = 'patronus.dev/v1';
@@ -214,6 +215,29 @@ export const RuleSpec = z.strictObject({
   description: z.string().optional(),
 });
 
+/**
+ * BGP of one site: every edge of the site runs a speaker with this configuration (neighbour fields and
+ * network entries as in docs/bgp.md; a neighbour's `segment` names an intent segment). `advertiseLan`
+ * originates the site's own LAN prefixes (each in its segment) besides `networks`.
+ */
+export const BgpSiteSpec = z.strictObject({
+  asn: z.number().int().min(1).max(0xffffffff).describe('AS number of the site'),
+  routerId: z.ipv4({ message: 'expected an IPv4 address like 10.0.0.1' }).optional()
+    .describe("Router id; default: the edge's first WAN (else LAN) IPv4 address"),
+  neighbors: z.array(NeighborSchema).default([]).describe('BGP neighbours (ISP, LAN or DC routers)'),
+  networks: z.array(NetworkSchema).default([]).describe('Prefixes to originate'),
+  advertiseLan: z.boolean().default(false).describe("Also originate the site's lanPrefixes"),
+});
+
+/**
+ * BGP: per-site speakers and the policies their neighbours name.
+ *   bgp: { policies: { from-isp: {...} }, sites: { s1: { asn: 65010, neighbors: [{ address: 10.255.0.2, asn: 65001, import: from-isp }] } } }
+ */
+export const BgpSpec = z.strictObject({
+  sites: named(BgpSiteSpec).optional().describe('Site name → BGP of its edges'),
+  policies: z.record(z.string(), PolicySchema).optional().describe('Import/export policies (docs/bgp.md)'),
+});
+
 /** The intent file, structurally (see the module comment for the resolved {@link Intent}). */
 export const IntentDocument = z.strictObject({
   apiVersion: z.literal(INTENT_API_VERSION, { error: `expected "${INTENT_API_VERSION}"` }),
@@ -228,7 +252,7 @@ export const IntentDocument = z.strictObject({
   qosClasses: named(QosClassSpec).default({}),
   rules: z.array(RuleSpec).default([]),
   templates: named(TemplateSpec).default({}),
-  bgp: z.record(z.string(), z.unknown()).default({}).describe('BGP settings (a later issue defines them)'),
+  bgp: BgpSpec.default({}).describe('BGP speakers per site (docs/bgp.md)'),
   wanopt: z.record(z.string(), z.unknown()).default({}).describe('WAN optimisation settings (a later issue defines them)'),
 });
 export type IntentDocument = z.output<typeof IntentDocument>;
@@ -309,6 +333,6 @@ export interface Intent {
   appClasses: Record<string, AppClass>;
   qosClasses: Record<string, QosClass>;
   rules: Rule[];
-  bgp: Record<string, unknown>;
+  bgp: z.output<typeof BgpSpec>;
   wanopt: Record<string, unknown>;
 }

@@ -5,6 +5,7 @@
  *
  * Control API (HTTP over a unix socket; the mTLS edge API comes with the controller issue):
  *   GET  /status  → AgentStatus
+ *   GET  /bgp/routes → the speaker's best paths and what the route merge installed / skipped (fib.ts)
  *   PUT  /bundle  → apply the JSON bundle in the body; 200 {hash} or 400 {error}
  */
 import { execFile } from 'node:child_process';
@@ -17,9 +18,11 @@ import { contentHash } from '../bundle/hash.ts';
 import { InputError, validate } from '../errors.ts';
 import { planKernelRoutes, routeBatch, RTPROT_PATRONUS, type RoutePlan } from './kernel-routes.ts';
 import { realClock, type Clock, type ClockSkew } from './clock.ts';
-import { PathSupervisor, type AgentEvent, type PathSummary } from './paths.ts';
+import { PathSupervisor, type AgentEvent, type PathSummary, type PathSupervisorOptions } from './paths.ts';
 import { Overlay, type Datapath, type OverlayStatus } from './overlay.ts';
 import type { SteeringEntry } from '../steer/index.ts';
+import { AgentBgp, bgpConfigOf, type BgpSummary } from './bgp.ts';
+import { mergeRoutes, withOverlayRoutes, type MergedFib } from './fib.ts';
 
 const execFileP = promisify(execFile);
 
@@ -35,6 +38,9 @@ export interface AgentOptions {
   probePort?: number;
   /** Probe interval while busy or unhealthy, ms. Default 100. */
   probeIntervalMs?: number;
+  /** Path-monitor and steering tuning (the CLI's --probe-*, --failback-hold and --min-dwell); defaults when absent. */
+  monitor?: PathSupervisorOptions['monitor'];
+  steerPolicy?: PathSupervisorOptions['steerPolicy'];
   /**
    * Forwarding between sites: `kernel` (routes only, native over on-link underlays), or the overlay data
    * plane as `xdp` or `tc` programs (see overlay.ts). Default kernel.
@@ -60,6 +66,8 @@ export interface AgentStatus {
   paths: PathSummary[];
   steering: SteeringEntry[];
   events: { total: number; recent: AgentEvent[] };
+  /** The BGP speaker (null without BGP) and what the route merge (fib.ts) did with its best paths. */
+  bgp: (BgpSummary & { installed: number; skipped: MergedFib['bgp']['skipped']; overlayOmitted: number }) | null;
 }
 
 export class Agent {
@@ -67,7 +75,12 @@ export class Agent {
   private readonly clock: Clock;
   private readonly started: Date;
   private readonly startedMono: number;
-  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay'>;
+  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'bgp'>;
+  private readonly bgp: AgentBgp;
+  /** The applied bundle and the last merge (bundle + BGP routes), for re-merging on BGP changes. */
+  private bundle?: Bundle;
+  private merged?: MergedFib;
+  private stopping = false;
   private readonly paths: PathSupervisor;
   private readonly overlay?: Overlay;
   private refreshTimer?: NodeJS.Timeout;
@@ -83,10 +96,13 @@ export class Agent {
     }
     this.paths = new PathSupervisor({
       clock: this.clock, stateDir: opts.stateDir, probePort: opts.probePort, probeIntervalMs: opts.probeIntervalMs,
+      monitor: opts.monitor, steerPolicy: opts.steerPolicy,
       onSteering: (table) => {
         try { this.overlay?.steer(table); } catch (e) { this.status.lastError = `steering map: ${(e as Error).message}`; }
       },
     });
+    // BGP best-path batches re-run the merge, serialised with bundle applies.
+    this.bgp = new AgentBgp({ onRoutes: () => { if (!this.stopping) void this.serialised(() => this.remerge()); } });
     this.status = {
       node: opts.node, pid: process.pid, startedAt: this.started.toISOString(), uptimeMs: 0,
       bundle: null, routes: { installed: 0, skipped: [] }, lastError: null,
@@ -121,6 +137,9 @@ export class Agent {
 
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    // BGP routes stay in the kernel like the rest (last-good); the next start re-merges them.
+    this.stopping = true;
+    await this.bgp.stop();
     await this.paths.stop();
     this.overlay?.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -133,12 +152,22 @@ export class Agent {
     return {
       ...this.status, uptimeMs: Math.round(this.clock.monotonic() - this.startedMono),
       clock: { now: new Date(nowMs).toISOString(), nowMs, skew }, overlay: this.overlay?.status() ?? null, ...this.paths.status(),
+      bgp: this.bgpStatus(),
     };
+  }
+
+  private bgpStatus(): AgentStatus['bgp'] {
+    const s = this.bgp.status();
+    return s && { ...s, installed: this.merged?.bgp.installed.length ?? 0, skipped: this.merged?.bgp.skipped ?? [], overlayOmitted: this.merged?.bgp.overlayOmitted ?? 0 };
   }
 
   /** Validate and apply a bundle; on success it becomes last-good. Throws InputError for an invalid bundle. */
   apply(raw: unknown, source: 'pushed' | 'last-good' = 'pushed'): Promise<string> {
-    const run = this.applying.then(() => this.applyNow(raw, source));
+    return this.serialised(() => this.applyNow(raw, source));
+  }
+
+  private serialised<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.applying.then(f);
     this.applying = run.catch(() => undefined);
     return run;
   }
@@ -148,24 +177,51 @@ export class Agent {
     if (bundle.node !== this.opts.node) {
       throw new InputError(`bundle for ${this.opts.node}`, [{ path: ['node'], message: `bundle is for node "${bundle.node}", this agent is "${this.opts.node}"` }]);
     }
+    const bgpConfig = bgpConfigOf(bundle, `bundle for ${this.opts.node}`); // InputError before anything is touched
     const hash = contentHash(bundle);
     const plan = planKernelRoutes(bundle);
-    await this.programKernel(plan);
-    this.overlay?.apply(bundle);
+    const merged = mergeRoutes(bundle, plan, this.bgp.routes());
+    await this.programKernel(merged.kernel);
+    this.overlay?.apply(withOverlayRoutes(bundle, merged.overlay));
+    this.bundle = bundle;
+    this.merged = merged;
+    this.bgp.setInstalled(merged.bgp.installed);
     if (source === 'pushed') {
       const tmp = `${this.lastGoodPath}.tmp`;
       writeFileSync(tmp, JSON.stringify(bundle, null, 1));
       renameSync(tmp, this.lastGoodPath);
     }
     this.status.bundle = { hash, intent: bundle.intent, site: bundle.site, appliedAt: new Date(this.clock.now()).toISOString(), source };
-    this.status.routes = { installed: plan.routes.length, skipped: plan.skipped };
+    this.status.routes = { installed: merged.kernel.routes.length, skipped: plan.skipped };
     this.status.lastError = null;
     await this.paths.load(bundle);
+    try {
+      await this.bgp.configure(bgpConfig);
+    } catch (e) {
+      this.status.lastError = (e as Error).message;
+    }
     return hash;
   }
 
+  /** Re-run the route merge with the speaker's current best paths (a coalesced batch of BGP changes). */
+  private async remerge(): Promise<void> {
+    const bundle = this.bundle;
+    if (!bundle) return;
+    try {
+      const merged = mergeRoutes(bundle, planKernelRoutes(bundle), this.bgp.routes());
+      await this.programKernel(merged.kernel);
+      this.overlay?.apply(withOverlayRoutes(bundle, merged.overlay));
+      this.merged = merged;
+      this.bgp.setInstalled(merged.bgp.installed);
+      this.status.routes = { ...this.status.routes, installed: merged.kernel.routes.length };
+    } catch (e) {
+      this.status.lastError = `BGP route merge: ${(e as Error).message}`;
+    }
+  }
+
   private async programKernel(plan: RoutePlan): Promise<void> {
-    const { stdout } = await execFileP('ip', ['-j', 'route', 'show', 'proto', String(RTPROT_PATRONUS), 'table', 'all']);
+    // BGP can make this a full table: no 1 MiB stdout cap.
+    const { stdout } = await execFileP('ip', ['-j', 'route', 'show', 'proto', String(RTPROT_PATRONUS), 'table', 'all'], { maxBuffer: 1 << 30 });
     const current = (JSON.parse(stdout || '[]') as { dst: string; table?: string; type?: string }[]).map((r) => ({
       dst: r.dst, type: r.type, table: r.table === undefined || r.table === 'main' ? ('main' as const) : Number(r.table),
     }));
@@ -189,6 +245,7 @@ export class Agent {
     };
     try {
       if (req.method === 'GET' && req.url === '/status') return send(200, this.getStatus());
+      if (req.method === 'GET' && req.url === '/bgp/routes') return send(200, { routes: this.bgp.routes(), installed: this.merged?.bgp.installed ?? [], skipped: this.merged?.bgp.skipped ?? [] });
       if (req.method === 'PUT' && req.url === '/bundle') {
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);

@@ -4,16 +4,25 @@ import { join } from 'node:path';
 import { Agent } from './agent.ts';
 import { clockFor } from './clock.ts';
 
-const USAGE = 'usage: patronus edge --node NAME --state-dir DIR [--socket PATH] [--datapath kernel|xdp|tc] [--bpf-dir DIR] [--clock-offset MS] [--clock-drift PPM]\n';
+const USAGE = 'usage: patronus edge --node NAME --state-dir DIR [--socket PATH] [--datapath kernel|xdp|tc] [--bpf-dir DIR] [--clock-offset MS] [--clock-drift PPM]\n'
+  + '       [--probe-interval MS] [--probe-idle-interval MS] [--probe-down-after N] [--probe-hold-down MS] [--probe-timeout-floor MS]\n'
+  + '       [--failback-hold MS] [--min-dwell MS]\n';
+/** Probe and steering tuning flags → [setting, smallest accepted value]. Absent flags keep the defaults (docs/probing.md). */
+const TUNING = {
+  'probe-interval': ['intervalMs', 10], 'probe-idle-interval': ['idleIntervalMs', 10], 'probe-down-after': ['downAfter', 1],
+  'probe-hold-down': ['holdDownMs', 0], 'probe-timeout-floor': ['timeoutFloorMs', 1],
+  'failback-hold': ['failbackHoldMs', 0], 'min-dwell': ['minDwellMs', 0],
+} as const;
 const DATAPATHS = ['kernel', 'xdp', 'tc'] as const;
 
 export async function runAgentCli(argv: string[]): Promise<number> {
-  let values: { node?: string; 'state-dir'?: string; socket?: string; 'clock-offset'?: string; 'clock-drift'?: string; datapath?: string; 'bpf-dir'?: string; help?: boolean };
+  let values: { node?: string; 'state-dir'?: string; socket?: string; 'clock-offset'?: string; 'clock-drift'?: string; datapath?: string; 'bpf-dir'?: string; help?: boolean } & Partial<Record<keyof typeof TUNING, string>>;
   try {
     ({ values } = parseArgs({ args: argv, options: {
       node: { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' },
       'clock-offset': { type: 'string' }, 'clock-drift': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       datapath: { type: 'string' }, 'bpf-dir': { type: 'string' },
+      ...Object.fromEntries(Object.keys(TUNING).map((k) => [k, { type: 'string' as const }])),
     } }));
   } catch (e) {
     process.stderr.write(`patronus edge: ${(e as Error).message}\n${USAGE}`);
@@ -32,10 +41,24 @@ export async function runAgentCli(argv: string[]): Promise<number> {
     process.stderr.write(`patronus edge: --datapath must be one of ${DATAPATHS.join(', ')}, got "${values.datapath}"\n${USAGE}`);
     return 2;
   }
+  const tuning: Record<string, number> = {};
+  for (const [flag, [key, min]] of Object.entries(TUNING)) {
+    const raw = values[flag as keyof typeof TUNING];
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      process.stderr.write(`patronus edge: --${flag} takes an integer ≥ ${min}, got "${raw}"\n${USAGE}`);
+      return 2;
+    }
+    tuning[key] = n;
+  }
+  const { failbackHoldMs, minDwellMs, ...monitor } = tuning;
+  const steerPolicy = Object.fromEntries(Object.entries({ failbackHoldMs, minDwellMs }).filter(([, v]) => v !== undefined));
   const clock = clockFor({ offsetMs, driftPpm });
   const agent = new Agent({
     node: values.node, stateDir: values['state-dir'], socket: values.socket ?? join(values['state-dir'], 'agent.sock'), clock,
     datapath, ...(values['bpf-dir'] && { bpfDir: values['bpf-dir'] }),
+    monitor, steerPolicy,
   });
   await agent.start();
   process.stdout.write(`patronus edge ${values.node}: listening on ${values.socket ?? join(values['state-dir'], 'agent.sock')}\n`);

@@ -10,8 +10,8 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle } from '../bundle/schema.ts';
-import { Prober, Responder, type PathEvent, type PathView } from '../probe/index.ts';
-import { Steerer, type SteerEvent, type SteeringEntry } from '../steer/index.ts';
+import { Prober, Responder, type MonitorConfig, type PathEvent, type PathView } from '../probe/index.ts';
+import { Steerer, type SteerEvent, type SteeringEntry, type SteerPolicy } from '../steer/index.ts';
 import type { Clock } from './clock.ts';
 
 /** How many recent events the status API shows. */
@@ -39,6 +39,13 @@ export interface PathSupervisorOptions {
   probePort?: number;
   /** Probe interval while busy or unhealthy (ms). Default: the monitor's (100). */
   probeIntervalMs?: number;
+  /**
+   * Further path-monitor settings (see MonitorConfig: idleIntervalMs, downAfter, holdDownMs, …), over the
+   * defaults; probeIntervalMs, when set, wins for intervalMs. Example: `{downAfter: 5, holdDownMs: 0}`.
+   */
+  monitor?: Partial<Pick<MonitorConfig, 'intervalMs' | 'idleIntervalMs' | 'downAfter' | 'holdDownMs' | 'timeoutFloorMs'>>;
+  /** Steering hysteresis over the defaults (e.g. `{failbackHoldMs: 1000}`). */
+  steerPolicy?: Partial<SteerPolicy>;
   /** Called with the steering table after every evaluation (the data plane applies it). */
   onSteering?: (table: readonly SteeringEntry[]) => void;
 }
@@ -71,10 +78,10 @@ export class PathSupervisor {
       slaClasses: bundle.slaClasses.map((s) => ({ name: s.name, latencyMs: s.latencyMs, jitterMs: s.jitterMs, loss: s.loss })),
       clock: this.opts.clock,
       port: this.opts.probePort,
-      ...(this.opts.probeIntervalMs && { monitor: { intervalMs: this.opts.probeIntervalMs } }),
+      monitor: { ...this.opts.monitor, ...(this.opts.probeIntervalMs && { intervalMs: this.opts.probeIntervalMs }) },
       onEvent: (e) => { this.record({ type: 'path', ...e }); this.evaluate(); },
     });
-    this.steerer = new Steerer({ paths: bundle.paths, rules: bundle.rules, slaClasses: bundle.slaClasses });
+    this.steerer = new Steerer({ paths: bundle.paths, rules: bundle.rules, slaClasses: bundle.slaClasses }, this.opts.steerPolicy);
     await this.prober.start();
     this.timer ??= setInterval(() => this.evaluate(), EVALUATE_EVERY_MS);
     this.timer.unref();

@@ -7,6 +7,8 @@
  */
 import { z } from 'zod';
 import { IfAddress, IpAddress, IpPrefix } from '../net.ts';
+import { NeighborSchema, NetworkSchema } from '../bgp/config.ts';
+import { PolicySchema } from '../bgp/policy.ts';
 
 export const BUNDLE_API_VERSION = 'patronus.dev/bundle/v1';
 
@@ -132,6 +134,23 @@ export const BundleQosClass = z.strictObject({
   dscp: z.number().int().min(0).max(63).optional(),
 });
 
+/**
+ * The BGP section: the speaker's configuration (dataplane/bgp/config.ts, docs/bgp.md) with everything but
+ * `asn` optional. `{}` (no `asn`) means "no BGP" — bundles compiled from intents without BGP carry exactly
+ * that. `routerId` defaults (in the agent) to the edge's first WAN, else LAN, IPv4 address. Policy names
+ * are cross-checked when the agent builds the speaker (`parseSpeakerConfig`), before anything is applied.
+ */
+export const BundleBgp = z.strictObject({
+  asn: z.number().int().min(1).max(0xffffffff).optional(),
+  routerId: z.ipv4({ message: 'expected an IPv4 address like 10.0.0.1' }).optional(),
+  listen: z.strictObject({ address: IpAddress().optional(), port: z.number().int().min(0).max(65535).optional() }).optional(),
+  neighbors: z.array(NeighborSchema).optional(),
+  networks: z.array(NetworkSchema).optional(),
+  policies: z.record(z.string(), PolicySchema).optional(),
+}).superRefine((b, ctx) => {
+  if (b.asn === undefined && Object.keys(b).length > 0) ctx.addIssue({ code: 'custom', path: ['asn'], message: 'asn is required when the bgp section is not empty ({} means no BGP)' });
+});
+
 export const Bundle = z.strictObject({
   apiVersion: z.literal(BUNDLE_API_VERSION),
   node: Name,
@@ -146,10 +165,12 @@ export const Bundle = z.strictObject({
   rules: z.array(BundleRule),
   slaClasses: z.array(BundleSlaClass),
   qosClasses: z.array(BundleQosClass),
-  /** Filled by the BGP and WAN-optimisation issues. */
-  bgp: z.record(z.string(), z.unknown()).default({}),
+  /** BGP speaker configuration; `{}` = no BGP (see {@link BundleBgp}). */
+  bgp: BundleBgp.default({}),
+  /** Filled by the WAN-optimisation issue. */
   wanopt: z.record(z.string(), z.unknown()).default({}),
 });
 export type Bundle = z.output<typeof Bundle>;
 export type BundlePath = z.output<typeof BundlePath>;
 export type BundleRoute = z.output<typeof BundleRoute>;
+export type BundleBgp = z.output<typeof BundleBgp>;

@@ -183,8 +183,11 @@ export class NetnsProvider implements TwinProvider {
     // runs, while XDP redirects need GRO or XDP on the receiving peer and complete checksums from senders
     // (docs/overlay.md). PATRONUS_TWIN_DATAPATH=xdp|kernel selects the others.
     const datapath = process.env.PATRONUS_TWIN_DATAPATH ?? 'tc';
+    // Extra agent flags for every edge of labs deployed by this process (benchmarks tune probing with it),
+    // e.g. PATRONUS_TWIN_AGENT_ARGS="--probe-interval 50 --probe-hold-down 1000"; split on whitespace.
+    const tuning = (process.env.PATRONUS_TWIN_AGENT_ARGS ?? '').split(/\s+/).filter(Boolean);
     const argv = ['ip', 'netns', 'exec', nsName(lab, node), ...agentCommand([
-      '--node', node, '--state-dir', dir, '--socket', socket, '--datapath', datapath, '--bpf-dir', join(bpfDir(lab), node), ...extra,
+      '--node', node, '--state-dir', dir, '--socket', socket, '--datapath', datapath, '--bpf-dir', join(bpfDir(lab), node), ...extra, ...tuning,
     ])];
     writeFileSync(join(dir, 'agent.argv.json'), JSON.stringify(argv));
     await this.spawnAgent(lab, node, argv);

@@ -1,0 +1,167 @@
+// timeout: 30
+// The agent's route merge (dataplane/agent/fib.ts): precedence connected > bundle > eBGP > iBGP, next-hop
+// checks, overlay route kinds, withdrawal through the kernel sync; and the BGP batching in agent/bgp.ts.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mergeRoutes, OVERLAY_BGP_ROUTE_LIMIT, withOverlayRoutes, type BgpFibRoute } from '../../dataplane/agent/fib.ts';
+import { AgentBgp, bgpConfigOf } from '../../dataplane/agent/bgp.ts';
+import { planKernelRoutes, routeBatch } from '../../dataplane/agent/kernel-routes.ts';
+import { Bundle } from '../../dataplane/bundle/schema.ts';
+import { fibEntries } from '../../dataplane/xdp/fib.ts';
+import * as M from '../../dataplane/xdp/maps.ts';
+import { edge1Bundle } from './bundle-fixture.ts';
+
+const ebgp = (prefix: string, nextHop: string, segment = 'default'): BgpFibRoute => ({ segment, prefix, nextHop, peer: nextHop, ibgp: false });
+
+function twoSegments() {
+  const b = edge1Bundle();
+  b.interfaces.lan.push({ name: 'lan1', segment: 'blue', ipv4: ['10.9.0.1/24'] });
+  b.segments.push({ name: 'blue', id: 7, routes: [{ prefix: '10.9.0.0/24', kind: 'local', interface: 'lan1' }] });
+  return b;
+}
+
+test('an eBGP route via a LAN router is installed in the kernel and as a local overlay route', () => {
+  const b = edge1Bundle();
+  const m = mergeRoutes(b, planKernelRoutes(b), [ebgp('192.168.50.0/24', '10.1.0.254')]);
+  assert.equal(m.kernel.routes.at(-1), { dst: '192.168.50.0/24', via: '10.1.0.254', dev: 'lan0', table: 'main' });
+  assert.equal(m.overlay.get('default'), [{ prefix: '192.168.50.0/24', kind: 'local', interface: 'lan0' }]);
+  assert.equal(m.bgp.installed, [{ segment: 'default', prefix: '192.168.50.0/24', nextHop: '10.1.0.254', dev: 'lan0', kind: 'local', source: 'ebgp', peer: '10.1.0.254' }]);
+  assert.equal(m.bgp.skipped, []);
+});
+
+test('a route via a WAN neighbour becomes an internet overlay route on that WAN', () => {
+  const b = edge1Bundle();
+  const m = mergeRoutes(b, planKernelRoutes(b), [ebgp('0.0.0.0/0', '100.64.0.1')]);
+  assert.equal(m.kernel.routes.at(-1), { dst: '0.0.0.0/0', via: '100.64.0.1', dev: 'wan1', table: 'main' });
+  assert.equal(m.overlay.get('default'), [{ prefix: '0.0.0.0/0', kind: 'internet' }]);
+});
+
+test('connected subnets and bundle routes win over BGP for the same prefix', () => {
+  const b = edge1Bundle();
+  const plan = planKernelRoutes(b);
+  const m = mergeRoutes(b, plan, [
+    ebgp('10.1.0.0/24', '172.16.0.9'), // the LAN itself
+    ebgp('100.64.0.0/30', '172.16.0.9'), // a WAN subnet
+    ebgp('10.2.0.0/24', '172.16.0.9'), // remote site from the bundle
+    ebgp('10.66.0.0/16', '172.16.0.9'), // bundle blackhole
+    ebgp('100.64.0.6/32', '172.16.0.9'), // underlay host route to a peer
+  ]);
+  assert.equal(m.kernel.routes, plan.routes, 'no BGP route added');
+  assert.equal(m.overlay.size, 0);
+  assert.equal(m.bgp.skipped.map((s) => `${s.prefix} ${s.reason}`), [
+    '10.1.0.0/24 shadowed by a connected route',
+    '10.2.0.0/24 shadowed by a bundle route',
+    '10.66.0.0/16 shadowed by a bundle route',
+    '100.64.0.0/30 shadowed by a connected route',
+    '100.64.0.6/32 shadowed by a bundle route',
+  ]);
+});
+
+test('a more-specific BGP prefix inside a bundle route is installed (longest prefix decides in the lookup)', () => {
+  const b = edge1Bundle();
+  const m = mergeRoutes(b, planKernelRoutes(b), [ebgp('10.2.0.128/25', '172.16.0.9'), ebgp('10.66.1.0/24', '172.16.0.9')]);
+  assert.equal(m.bgp.installed.map((r) => `${r.prefix} ${r.dev} ${r.kind}`), ['10.2.0.128/25 wan0 internet', '10.66.1.0/24 wan0 internet']);
+});
+
+test('iBGP ranks below every other source and is installed like eBGP when nothing else holds the prefix', () => {
+  const b = edge1Bundle();
+  const m = mergeRoutes(b, planKernelRoutes(b), [
+    { segment: 'default', prefix: '10.2.0.0/24', nextHop: '10.1.0.7', peer: '10.1.0.7', ibgp: true },
+    { segment: 'default', prefix: '10.77.0.0/16', nextHop: '10.1.0.7', peer: '10.1.0.7', ibgp: true },
+  ]);
+  assert.equal(m.bgp.installed.map((r) => `${r.prefix} ${r.source}`), ['10.77.0.0/16 ibgp']);
+  assert.equal(m.bgp.skipped.map((r) => `${r.prefix} ${r.reason}`), ['10.2.0.0/24 shadowed by a bundle route']);
+});
+
+test('own networks, unusable next hops, IPv6 and unknown segments are reported, not installed', () => {
+  const b = edge1Bundle();
+  const m = mergeRoutes(b, planKernelRoutes(b), [
+    { segment: 'default', prefix: '10.1.0.0/16', ibgp: false }, // originated here
+    ebgp('10.50.0.0/16', '192.0.2.1'), // multi-hop next hop
+    ebgp('10.51.0.0/16', '10.1.0.1'), // our own LAN address
+    { segment: 'default', prefix: '2001:db8::/32', nextHop: 'fe80::1', peer: 'fe80::1', ibgp: false },
+    ebgp('10.52.0.0/16', '10.1.0.9', 'red'),
+  ]);
+  assert.equal(m.bgp.installed, []);
+  assert.is(m.bgp.originated, 1);
+  assert.equal(m.bgp.skipped.map((r) => r.prefix).sort(), ['10.50.0.0/16', '10.51.0.0/16', '10.52.0.0/16', '2001:db8::/32']);
+  assert.match(m.bgp.skipped.find((r) => r.prefix === '10.50.0.0/16')!.reason, /not on a connected subnet/);
+});
+
+test('routes of a second segment go to its table, next hop on its own LAN', () => {
+  const b = twoSegments();
+  const m = mergeRoutes(b, planKernelRoutes(b), [ebgp('172.30.0.0/16', '10.9.0.20', 'blue'), ebgp('172.31.0.0/16', '10.1.0.20', 'blue')]);
+  assert.equal(m.kernel.routes.filter((r) => r.table === 1007), [{ dst: '172.30.0.0/16', via: '10.9.0.20', dev: 'lan1', table: 1007 }]);
+  // 10.1.0.20 is on a LAN of another segment: not a next hop for blue.
+  assert.equal(m.bgp.skipped.map((r) => r.prefix), ['172.31.0.0/16']);
+});
+
+test('a withdrawn BGP route is deleted by the same proto-250 sync that handles bundle routes', () => {
+  const b = edge1Bundle();
+  const before = mergeRoutes(b, planKernelRoutes(b), [ebgp('192.168.50.0/24', '10.1.0.254')]);
+  const after = mergeRoutes(b, planKernelRoutes(b), []);
+  const current = before.kernel.routes.map((r) => ({ dst: r.dst, table: r.table, ...(r.blackhole ? { type: 'blackhole' } : {}) }));
+  const lines = routeBatch(after.kernel, current);
+  assert.ok(lines.includes('route delete 192.168.50.0/24 proto 250'), lines.join('\n'));
+  assert.ok(routeBatch(before.kernel, []).includes('route replace 192.168.50.0/24 via 10.1.0.254 dev lan0 proto 250'));
+});
+
+test('merged overlay routes reach pt_routes4 with their kind', () => {
+  const b = edge1Bundle();
+  const m = mergeRoutes(b, planKernelRoutes(b), [ebgp('192.168.50.0/24', '10.1.0.254'), ebgp('8.8.8.0/24', '100.64.0.1')]);
+  const env = { ifindex: () => 3, mac: () => '02:00:00:00:00:01', neighbour: () => '02:00:00:00:00:02', peerPathIds: new Map<number, number>() };
+  const plain = fibEntries(b, env).maps.pt_routes4.length;
+  const e = fibEntries(withOverlayRoutes(b, m.overlay), env).maps.pt_routes4;
+  assert.is(e.length, plain + 2);
+  const kinds = e.map((x) => M.routeVal.decode(x.value).kind);
+  assert.ok(kinds.includes(M.RouteKind.local) && kinds.includes(M.RouteKind.internet));
+  assert.is(withOverlayRoutes(b, new Map()), b, 'no BGP routes: the bundle itself');
+});
+
+test('BGP routes beyond the overlay map limit still reach the kernel and are counted as omitted from the overlay', () => {
+  const b = edge1Bundle();
+  const n = OVERLAY_BGP_ROUTE_LIMIT + 5;
+  const routes = Array.from({ length: n }, (_, i) => ebgp(`11.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`, '10.1.0.254'));
+  const m = mergeRoutes(b, planKernelRoutes(b), routes);
+  assert.is(m.bgp.installed.length, n);
+  assert.is(m.kernel.routes.length, planKernelRoutes(b).routes.length + n);
+  assert.is(m.overlay.get('default')!.length + b.segments[0]!.routes.length, OVERLAY_BGP_ROUTE_LIMIT);
+  assert.is(m.bgp.overlayOmitted, n - m.overlay.get('default')!.length);
+});
+
+test('the bundle accepts {} as no BGP and rejects a section without an asn', () => {
+  const b = edge1Bundle();
+  assert.is(bgpConfigOf(Bundle.parse(b), 'x'), undefined);
+  assert.not.ok(Bundle.safeParse({ ...b, bgp: { neighbors: [] } }).success);
+  const withBgp = Bundle.parse({ ...b, bgp: { asn: 65010, neighbors: [{ address: '100.64.0.1', asn: 65001 }] } });
+  const cfg = bgpConfigOf(withBgp, 'x')!;
+  assert.is(cfg.routerId, '172.16.0.1', 'router id defaults to the first WAN address');
+  assert.is(cfg.neighbors[0]!.holdTime, 90);
+  assert.equal(Bundle.parse(withBgp), withBgp, 'a parsed bundle parses to itself (hash-stable)');
+  assert.throws(() => bgpConfigOf(Bundle.parse({ ...b, bgp: { asn: 65010, neighbors: [{ address: '100.64.0.1', asn: 65001, import: 'nope' }] } }), 'x'), /policy "nope" is not defined/);
+});
+
+test('best-path bursts are coalesced into one batch; an unchanged config keeps the speaker; a new one replaces it', async () => {
+  const batches: BgpFibRoute[][] = [];
+  const bgp = new AgentBgp({ onRoutes: (r) => batches.push(r), batchMs: 50 });
+  const cfg = (n: number) => bgpConfigOf(Bundle.parse({ ...edge1Bundle(), bgp: { asn: 65010, listen: { port: 0 }, networks: Array.from({ length: n }, (_, i) => `10.${200 + (i >> 8)}.${i & 255}.0/24`) } }), 'x')!;
+  try {
+    await bgp.configure(cfg(300));
+    await new Promise((r) => setTimeout(r, 150));
+    assert.is(batches.length, 1, '300 best-path events, one batch');
+    assert.is(batches[0]!.length, 300);
+    assert.ok(batches[0]!.every((r) => r.peer === undefined));
+    await bgp.configure(cfg(300));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.is(batches.length, 1, 'same configuration: nothing restarted');
+    await bgp.configure(cfg(2));
+    await new Promise((r) => setTimeout(r, 150));
+    assert.is(batches[1]!.length, 0, 'the old speaker stopped and its routes left at once');
+    assert.is(batches.at(-1)!.length, 2);
+    assert.is(bgp.status()!.routes, 0, 'own networks are not learned routes');
+  } finally {
+    await bgp.stop();
+  }
+});
+
+test.run();

@@ -34,11 +34,14 @@ const edge1 = () => JSON.parse(cli('twin', 'status', lab, '--json').stdout)[0].n
 const sent = (agent: any, path: number) => agent.overlay.counters.filter((c: any) => c.path === path && c.dir === 'tx').reduce((n: number, c: any) => n + c.packets, 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('cross-site traffic rides the overlay on the preferred MPLS path', () => {
-  const a = edge1();
+test('cross-site traffic rides the overlay on the preferred MPLS path', async () => {
+  let a = edge1();
   assert.is(a.overlay.datapath, 'tc');
   assert.equal(a.overlay.attached, ['lan0', 'wan0', 'wan1']);
   const mpls = a.paths.find((p: any) => p.transport === 'mpls').id;
+  // If the internet path came up first, steering fails back to MPLS only after its hold-down.
+  for (let i = 0; i < 300 && a.steering.find((r: any) => r.appClass === 'default')?.pathIds[0] !== mpls; i++) { await sleep(100); a = edge1(); }
+  assert.equal(a.steering.find((r: any) => r.appClass === 'default').pathIds, [mpls]);
   const before = sent(a, mpls);
   assert.is(cli('twin', 'exec', lab, 'host1', '--', 'ping', '-c', '5', '-i', '0.2', '-W', '2', '10.2.0.10').status, 0);
   assert.ok(sent(edge1(), mpls) >= before + 5, 'five more packets encapsulated on the MPLS path');

@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 import {
   BpfError, BpfMap, BpfObject, XDP, ensureBpffs, isBpfError, perCpuMap, possibleCpus, scalar, struct, typedMap, unpin,
 } from '../../dataplane/xdp/index.ts';
-import { buildFixtures, counterLayout, flowKeyLayout, frame, openFds, tag, type Fixtures } from './xdp-fixtures.ts';
+import { bpfErrorOf, buildFixtures, counterLayout, flowKeyLayout, frame, openFds, tag, type Fixtures } from './xdp-fixtures.ts';
 
 let fx: Fixtures;
 const pinDir = `/sys/fs/bpf/patronus/pt-xdp-test-${tag}`;
@@ -22,16 +22,6 @@ test.after(() => {
   try { rmdirSync('/sys/fs/bpf/patronus'); } catch { /* not empty: someone else's pins */ }
   fx?.cleanup();
 });
-
-/** The BpfError thrown by fn (fails the test when fn does not throw one). */
-function bpfErrorOf(fn: () => unknown): BpfError {
-  try { fn(); } catch (e) {
-    assert.ok(isBpfError(e), `expected a BpfError, got ${String(e)}`);
-    return e as BpfError;
-  }
-  assert.unreachable('expected a BpfError');
-  throw new Error('unreachable');
-}
 
 const counter = counterLayout;
 const flowKey = flowKeyLayout;

@@ -6,7 +6,7 @@ import { rmdirSync, rmSync, statSync } from 'node:fs';
 import {
   BpfError, BpfObject, detachTc, detachXdp, ensureBpffs, ifindex, isBpfError, perCpuMap, scalar, tcQuery, xdpQuery, type BpfProgram,
 } from '../../dataplane/xdp/index.ts';
-import { buildFixtures, counterLayout, frame, ip, tag, type Fixtures } from './xdp-fixtures.ts';
+import { bpfErrorOf, buildFixtures, counterLayout, frame, ip, tag, type Fixtures } from './xdp-fixtures.ts';
 
 const ns = `pt.xdp-${tag}.n1`, ns2 = `pt.xdp-${tag}.n2`;
 // The fixture pins pt_last by name: keep it in a directory of our own (libbpf's default is /sys/fs/bpf).
@@ -45,15 +45,6 @@ test.after(() => {
   rmSync(pinRoot, { recursive: true, force: true });
   try { rmdirSync('/sys/fs/bpf/patronus'); } catch { /* not empty: someone else's pins */ }
 });
-
-function bpfErrorOf(fn: () => unknown): BpfError {
-  try { fn(); } catch (e) {
-    assert.ok(isBpfError(e), `expected a BpfError, got ${String(e)}`);
-    return e as BpfError;
-  }
-  assert.unreachable('expected a BpfError');
-  throw new Error('unreachable');
-}
 
 /** Packets counted at counters[idx], summed over CPUs. */
 function packets(idx: number): bigint {

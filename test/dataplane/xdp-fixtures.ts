@@ -7,7 +7,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { array, pad, struct } from '../../dataplane/xdp/index.ts';
+import * as assert from 'uvu/assert';
+import { array, isBpfError, pad, struct, type BpfError } from '../../dataplane/xdp/index.ts';
 
 export const fixtureDir = fileURLToPath(new URL('../fixtures/bpf/', import.meta.url));
 
@@ -50,3 +51,13 @@ export const mixedLayout = struct('pt_test_mixed', {
   kind: 'u8', stamp: 'u64', port: 'u16', addr6: 'ipv6', mac: 'mac', c: counterLayout, ids: array('u32', 3),
 });
 export const sharedTestHeader = join(fixtureDir, 'xdp_test_shared.h');
+
+/** The BpfError thrown by fn (fails the test when fn does not throw one). */
+export function bpfErrorOf(fn: () => unknown): BpfError {
+  try { fn(); } catch (e) {
+    assert.ok(isBpfError(e), `expected a BpfError, got ${String(e)}`);
+    return e as BpfError;
+  }
+  assert.unreachable('expected a BpfError');
+  throw new Error('unreachable');
+}

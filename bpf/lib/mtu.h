@@ -94,6 +94,22 @@ static __always_inline void pt_dec_ttl(PT_CTX *ctx, const struct pt_pkt *p)
 	}
 }
 
+/* The Ethernet (and 802.1Q, when l2 is 18 bytes) header of a reply sent back to the LAN host. */
+static __always_inline void pt_write_l2(void *data, __u32 l2, const __u8 *dst, const __u8 *src, __u16 vid, __u16 proto)
+{
+	struct ethhdr *eth = data;
+
+	__builtin_memcpy(eth->h_dest, dst, 6);
+	__builtin_memcpy(eth->h_source, src, 6);
+	if (l2 == 18) {
+		eth->h_proto = bpf_htons(PT_ETH_P_8021Q);
+		*(__be16 *)(data + 14) = bpf_htons(vid);
+		*(__be16 *)(data + 16) = bpf_htons(proto);
+	} else {
+		eth->h_proto = bpf_htons(proto);
+	}
+}
+
 /* Sum of the n_bytes (multiple of 2, <= 2 * max_words) quoted bytes at off. */
 static __always_inline __u32 pt_csum_span(void *data, void *end, __u32 off, __u32 n_bytes)
 {
@@ -144,16 +160,7 @@ __attribute__((noinline)) int pt_too_big(PT_CTX *ctx, const struct pt_pkt *p, co
 		l2 &= 0x1f;
 		if (data + l2 + PT_IP4_HLEN + PT_ICMP_HLEN + 28 > end)
 			return pt_drop(ctx, PT_DROP_HELPER);
-		eth = data;
-		__builtin_memcpy(eth->h_dest, peer_mac, 6);
-		__builtin_memcpy(eth->h_source, own_mac, 6);
-		if (l2 == 18) {
-			eth->h_proto = bpf_htons(PT_ETH_P_8021Q);
-			*(__be16 *)(data + 14) = bpf_htons(vid);
-			*(__be16 *)(data + 16) = bpf_htons(PT_ETH_P_IP);
-		} else {
-			eth->h_proto = bpf_htons(PT_ETH_P_IP);
-		}
+		pt_write_l2(data, l2, peer_mac, own_mac, vid, PT_ETH_P_IP);
 		struct iphdr *ip = data + l2;
 		struct iphdr *orig = (void *)(ip + 1) + PT_ICMP_HLEN;
 		ip->version = 4;
@@ -193,16 +200,7 @@ __attribute__((noinline)) int pt_too_big(PT_CTX *ctx, const struct pt_pkt *p, co
 		l2 &= 0x1f;
 		if (data + l2 + PT_IP6_HLEN + PT_ICMP_HLEN + PT_ICMP6_QUOTE > end)
 			return pt_drop(ctx, PT_DROP_HELPER);
-		eth = data;
-		__builtin_memcpy(eth->h_dest, peer_mac, 6);
-		__builtin_memcpy(eth->h_source, own_mac, 6);
-		if (l2 == 18) {
-			eth->h_proto = bpf_htons(PT_ETH_P_8021Q);
-			*(__be16 *)(data + 14) = bpf_htons(vid);
-			*(__be16 *)(data + 16) = bpf_htons(PT_ETH_P_IPV6);
-		} else {
-			eth->h_proto = bpf_htons(PT_ETH_P_IPV6);
-		}
+		pt_write_l2(data, l2, peer_mac, own_mac, vid, PT_ETH_P_IPV6);
 		struct ipv6hdr *ip6 = data + l2;
 		struct ipv6hdr *orig = (void *)(ip6 + 1) + PT_ICMP_HLEN;
 		*(__be32 *)ip6 = bpf_htonl(0x60000000);

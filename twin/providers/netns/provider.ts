@@ -302,22 +302,28 @@ export class NetnsProvider implements TwinProvider {
 
   /**
    * A cut as a WAN failure usually looks from the edge: carrier stays up, nothing gets through in either
-   * direction (an nftables netdev ingress chain with policy drop on both ends of the link). Admin-down
+   * direction (nftables netdev ingress and egress chains with policy drop on both ends of the link). Admin-down
    * would instead delete the routes through the interface, which a real cut beyond the CPE does not.
    */
   async setLinkState(lab: string, endpoint: string, state: 'up' | 'down'): Promise<void> {
     const st = readState(lab);
     const link = st?.links.find((l) => l.includes(endpoint));
     const ends = link ?? [endpoint];
+    // Both hooks at both ends. An edge's own ingress drop runs after its tc/XDP programs (which have
+    // already consumed the packet — e.g. marked a duplicate sequence as seen — before the cut kills it),
+    // and its egress drop is bypassed by XDP redirects; the far end's ingress and egress drops are what
+    // make the cut total, so a packet is never half-delivered.
     for (const e of ends) {
       const { ns, dev, ifindex } = await this.endpoint(lab, e);
-      const chain = `cut_${ifindex}`;
       if (state === 'down') {
         await runOk(['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], {
-          input: `add table netdev patronus\nadd chain netdev patronus ${chain} { type filter hook ingress device "${dev}" priority -500; policy drop; }\n`,
+          input: 'add table netdev patronus\n'
+            + `add chain netdev patronus cut_${ifindex} { type filter hook ingress device "${dev}" priority -500; policy drop; }\n`
+            + `add chain netdev patronus cut_out_${ifindex} { type filter hook egress device "${dev}" priority -500; policy drop; }\n`,
         });
       } else {
-        await run(['ip', 'netns', 'exec', ns, 'nft', 'delete', 'chain', 'netdev', 'patronus', chain]);
+        await run(['ip', 'netns', 'exec', ns, 'nft', 'delete', 'chain', 'netdev', 'patronus', `cut_${ifindex}`]);
+        await run(['ip', 'netns', 'exec', ns, 'nft', 'delete', 'chain', 'netdev', 'patronus', `cut_out_${ifindex}`]);
       }
     }
   }

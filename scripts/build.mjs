@@ -75,6 +75,8 @@ const targets = [
   makeTarget('bpf', 'bpf', ['build/.built']),
   makeTarget('twin-native', 'twin/native', ['build/.built']),
   makeTarget('xdp-addon', 'dataplane/xdp/addon', ['build/.built']),
+  makeTarget('bench-native', 'bench/native', ['build/.built']),
+  makeTarget('wanopt-native', 'dataplane/wanopt/native', ['build/.built']),
 ];
 
 mkdirSync(stamps, { recursive: true });

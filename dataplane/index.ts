@@ -10,4 +10,5 @@ export * from './net.ts';
 export * from './inventory.ts';
 export * from './bundle/index.ts';
 export * from './agent/index.ts';
+export * as wanopt from './wanopt/index.ts';
 export { packageRoot } from './paths.ts';

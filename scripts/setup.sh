@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(iproute2 iputils-ping ethtool nftables procps psmisc bird2 frr clang llvm libbpf-dev bpftool make gcc g++ libc6-dev iperf3 mininet bridge-utils)
+APT_PACKAGES=(iproute2 iputils-ping ethtool nftables procps psmisc bird2 frr clang llvm libbpf-dev bpftool make gcc g++ libc6-dev libssl-dev iperf3 mininet bridge-utils)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

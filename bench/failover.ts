@@ -17,9 +17,11 @@
  * - dup_lost: the intent's voip rule with `strategy: duplicate` pushed to the same lab; packets lost
  *   through hard cuts (the receiving edge drops the second copy).
  * Agent settings come from PATRONUS_TWIN_AGENT_ARGS (see dataplane/agent/cli.ts): the tuned run probes
- * every 50 ms (also while idle), declares down after 3 misses, and holds 1 s before failing back (path
- * hold-down, steering failback hold and minimum dwell) so the runs stay short. The same-run baseline is the
- * conventional setting: 500 ms probes, 5 misses, no hold-down, failback hold or dwell — for the voice flow
+ * every 50 ms (also while idle), declares down after 3 misses (adaptive timeout, 50 ms floor), uses passive
+ * loss from the peer's echoed receive counters, judges loss over 3 s (and the default 1 s fast window), and
+ * holds 1 s before failing back (path hold-down, steering failback hold and minimum dwell) so the runs stay
+ * short. The same-run baseline is the conventional setting: 500 ms probes, 5 misses, a fixed 200 ms timeout
+ * floor, no passive loss or fast loss window, no hold-down, failback hold or dwell — for the voice flow
  * (whose SLA's loss bound reacts to the first lost probe) and for an unmarked flow in the default class
  * (liveness only: the conventional 5-miss detection). `--with-10ms` adds cuts
  * with 10 ms probes.
@@ -46,9 +48,11 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 const p = getProvider('netns');
 const PORT = 20_000;
 
-const TUNED = '--probe-interval 50 --probe-idle-interval 50 --probe-hold-down 1000 --failback-hold 1000 --min-dwell 1000';
-const FAST = '--probe-interval 10 --probe-idle-interval 10 --probe-hold-down 1000 --failback-hold 1000 --min-dwell 1000';
-const BASELINE = '--probe-interval 500 --probe-idle-interval 500 --probe-down-after 5 --probe-hold-down 0 --failback-hold 0 --min-dwell 0';
+const TUNED = '--probe-interval 50 --probe-idle-interval 50 --probe-hold-down 1000 --failback-hold 1000 --min-dwell 1000 --probe-loss-window 3000';
+const FAST = '--probe-interval 10 --probe-idle-interval 10 --probe-hold-down 1000 --failback-hold 1000 --min-dwell 1000 --probe-loss-window 3000';
+/** Conventional: the pre-adaptive fixed 200 ms timeout floor, no passive loss, no fast loss window. */
+const BASELINE = '--probe-interval 500 --probe-idle-interval 500 --probe-down-after 5 --probe-hold-down 0 --failback-hold 0 --min-dwell 0 '
+  + '--probe-timeout-floor 200 --probe-passive 0 --probe-fast-loss-window 0';
 
 /** `appClass`: the steering row the flow follows (voip; `default` for the unmarked liveness-only flow). */
 interface Deployed { name: string; prepared: PreparedLab; flow: VoiceFlow; mpls: number; inet: number; appClass: string }

@@ -178,9 +178,16 @@ log(`trace: ${HOURS} h, ${SLOTS} slots; mean loss ${(gt.meanLoss * 100).toFixed(
 
 const settings: Setting[] = [
   { name: 'baseline-conventional', intervalMs: 500, damping: false, passive: false,
-    monitor: { downAfter: 5, upAfter: 5, holdDownMs: 0, slaMargin: 0 }, steer: { minDwellMs: 0, failbackHoldMs: 0 } },
+    monitor: { downAfter: 5, upAfter: 5, holdDownMs: 0, slaMargin: 0, timeoutFloorMs: 200, stats: { fastWindowMs: 0 } }, steer: { minDwellMs: 0, failbackHoldMs: 0 } },
 ];
 for (const i of [10, 50, 100, 500]) for (const d of [false, true]) settings.push({ name: `patronus-${i}ms${d ? '-damped' : ''}`, intervalMs: i, damping: d, passive: false });
+settings.push({ name: 'patronus-10ms-minoutage250', intervalMs: 10, damping: false, passive: false, monitor: { minOutageMs: 250 } });
+settings.push({ name: 'patronus-50ms-minoutage250', intervalMs: 50, damping: false, passive: false, monitor: { minOutageMs: 250 } });
+settings.push({ name: 'patronus-50ms-no-fast-window', intervalMs: 50, damping: false, passive: false, monitor: { stats: { fastWindowMs: 0 } } });
+settings.push({ name: 'patronus-10ms-minoutage250-windowjitter', intervalMs: 10, damping: false, passive: false, monitor: { minOutageMs: 250, jitterFromWindow: true } });
+settings.push({ name: 'patronus-50ms-windowjitter', intervalMs: 50, damping: false, passive: false, monitor: { jitterFromWindow: true } });
+settings.push({ name: 'patronus-100ms-windowjitter', intervalMs: 100, damping: false, passive: false, monitor: { jitterFromWindow: true } });
+settings.push({ name: 'patronus-50ms-passive', intervalMs: 50, damping: false, passive: true });
 settings.push({ name: 'patronus-100ms-passive', intervalMs: 100, damping: false, passive: true });
 settings.push({ name: 'patronus-100ms-damped-passive', intervalMs: 100, damping: true, passive: true });
 

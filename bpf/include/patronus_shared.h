@@ -166,12 +166,26 @@ struct pt_steer_key {
 #define PT_STEER_DUPLICATE 0x1
 /** Pick a path per packet instead of pinning each flow. */
 #define PT_STEER_PER_PACKET 0x2
+/** WAN-opt class: its TCP packets go to the local stack (nftables TPROXY, the proxy) instead of the overlay. */
+#define PT_STEER_LOCAL_TCP 0x4
+/** FEC class: its UDP packets go to the local stack (the agent's FEC relay) instead of the overlay. */
+#define PT_STEER_LOCAL_UDP 0x8
+
+/**
+ * skb->mark the tc LAN program sets on a packet it hands to the local stack (PT_STEER_LOCAL_*):
+ * PT_LOCAL_MARK | class id, so nftables and policy routing can match the class (docs/wanopt.md).
+ */
+#define PT_LOCAL_MARK 0x7e000000
+#define PT_LOCAL_MARK_MASK 0xffffff00
 
 struct pt_steer_val {
-	__u16 paths[PT_STEER_MAX_PATHS]; /* usable paths, best first; per-flow hashing spreads over n_paths */
+	/* paths[0..n_paths): candidates for new flows, best first (per-flow hashing spreads over them);
+	 * paths[n_paths..n_all): paths an existing flow may stay on (still compliant) but new flows avoid. */
+	__u16 paths[PT_STEER_MAX_PATHS];
 	__u8 n_paths;
 	__u8 flags;                       /* PT_STEER_* */
-	__u16 pad;
+	__u8 n_all;                       /* candidates + keepers; 0 is read as n_paths */
+	__u8 pad;
 };
 
 /** The path is shaped: the XDP program leaves it to the tc program so the WAN qdisc applies. */
@@ -262,6 +276,26 @@ struct pt_lan_egress {
 	__u8 pad;
 	__u8 smac[6];
 	__u8 dmac[6];
+};
+
+/* ---- WAN egress QoS ----------------------------------------------------------------------------- */
+
+/** Entries of pt_qos_classes: one per application class id. */
+#define PT_QOS_MAX_CLASSES 256
+
+/**
+ * pt_qos_config[0]: settings of the WAN egress classifier (wan_egress_qos.bpf.c), which returns the HTB
+ * classid (major << 16 | minor) of a packet leaving a shaped WAN device, or 0 for the HTB default class.
+ */
+struct pt_qos_config {
+	__u32 control_classid; /* the edge's own probes and BGP; 0 = default class */
+	__u16 probe_port;      /* UDP port of the path probes (either direction), host order; 0 = none */
+	__u16 flags;           /* reserved, 0 */
+};
+
+/** pt_qos_classes value, indexed by application class id: the HTB classid of its overlay packets (0 = default). */
+struct pt_qos_class {
+	__u32 classid;
 };
 
 /* ---- counters ----------------------------------------------------------------------------------- */

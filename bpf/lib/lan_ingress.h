@@ -6,7 +6,8 @@
  *
  * What XDP cannot do it passes up to the tc program attached to the same device: duplicated classes (one
  * frame cannot be sent twice from XDP) and shaped paths (XDP_REDIRECT bypasses the WAN qdisc).
- * Local and direct-internet routes, non-IP, link-local and TTL-expiring packets go to the kernel.
+ * Local and direct-internet routes, non-IP, link-local and TTL-expiring packets go to the kernel, and so do
+ * the TCP / UDP packets of WAN-opt / FEC classes (steering flags PT_STEER_LOCAL_*, marked in the tc build).
  */
 #ifndef PT_LAN_INGRESS_H
 #define PT_LAN_INGRESS_H
@@ -20,6 +21,22 @@
 #include "steer.h"
 #include "mtu.h"
 #include "encap.h"
+
+/*
+ * WAN-opt (TCP) and FEC (UDP) classes are served by the edge's own stack: the tc build marks the packet with
+ * its class for nftables / policy routing; the XDP build cannot mark, so it passes the packet up to the tc
+ * program on the same device (the agent attaches it whenever the bundle has such classes), which marks it.
+ */
+static __always_inline int pt_local_service(PT_CTX *ctx, const struct pt_pkt *p, const struct pt_steer_val *sv, __u8 class_id)
+{
+	__u8 want = p->proto == PT_IPPROTO_TCP ? PT_STEER_LOCAL_TCP : p->proto == PT_IPPROTO_UDP ? PT_STEER_LOCAL_UDP : 0;
+	if (!(sv->flags & want))
+		return -1;
+#if !CTX_IS_XDP
+	ctx->mark = PT_LOCAL_MARK | class_id;
+#endif
+	return CTX_PASS;
+}
 
 static __always_inline int pt_lan_ingress(PT_CTX *ctx)
 {
@@ -63,6 +80,9 @@ static __always_inline int pt_lan_ingress(PT_CTX *ctx)
 	struct pt_steer_val *sv = bpf_map_lookup_elem(&pt_steering, &stk);
 	if (!sv)
 		return pt_drop(ctx, PT_DROP_NO_STEERING);
+	int local = pt_local_service(ctx, &p, sv, class_id);
+	if (local >= 0)
+		return local;
 	if (!sv->n_paths)
 		return pt_drop(ctx, PT_DROP_NO_PATH);
 	int dup = (sv->flags & PT_STEER_DUPLICATE) && sv->n_paths >= 2;

@@ -134,4 +134,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pt_drops SEC(".maps");
 
+/* WAN egress QoS: the classifier's settings and the application class → HTB class table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pt_qos_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pt_qos_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PT_QOS_MAX_CLASSES);
+	__type(key, __u32);
+	__type(value, struct pt_qos_class);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pt_qos_classes SEC(".maps");
+
 #endif

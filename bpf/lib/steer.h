@@ -48,11 +48,13 @@ static __always_inline __u32 pt_flow_hash(const struct pt_flow_key *k)
 	return h;
 }
 
+/* May a flow pinned to `path` stay there: a candidate, or a keeper (a path that still complies). */
 static __always_inline int pt_steer_has(const struct pt_steer_val *s, __u16 path)
 {
+	__u8 n = s->n_all > s->n_paths ? s->n_all : s->n_paths;
 #pragma unroll
 	for (int i = 0; i < PT_STEER_MAX_PATHS; i++)
-		if (i < s->n_paths && s->paths[i] == path)
+		if (i < n && s->paths[i] == path)
 			return 1;
 	return 0;
 }

@@ -52,6 +52,7 @@ export function buildTables(intent: Intent, attached: string[], warnings: string
   }));
   const qosClasses: Bundle['qosClasses'] = Object.values(intent.qosClasses).sort((a, b) => a.id - b.id).map((q) => ({
     name: q.name, id: q.id, priority: q.priority, weight: q.weight, ...(q.dscp !== undefined ? { dscp: q.dscp } : {}),
+    classIds: [], // per edge, from the rules it carries (compile.ts)
   }));
   return { classifier, rules, slaClasses, qosClasses };
 }

@@ -5,15 +5,17 @@
  * so an intent change touches exactly the bundles it affects. The classifier is the same on every edge.
  *
  * Bundle `transport` fields carry intent transport names (what inventory interfaces name); colours only
- * decide which interface pairs become paths. Not carried yet (the bundle has no field for them): a
- * transport's probeBudget, topology.onDemand.idleTimeout, app-class fqdn/sni; `wanopt` stays empty until
- * its issue defines it. `bgp` is the edge's site's speaker configuration (bgp.ts), `{}` without BGP.
+ * decide which interface pairs become paths. `probing` carries the intent's probe/steering tuning and the
+ * transports' probeBudget (probing.ts). Not carried yet: topology.onDemand.idleTimeout, app-class fqdn/sni. `wanopt` resolves the
+ * WAN-opt / FEC classes to class ids (wanopt.ts), `{}` without them. `bgp` is the edge's site's speaker configuration (bgp.ts), `{}` without BGP.
  */
 import { BUNDLE_API_VERSION, Bundle, contentHash } from '../../dataplane/bundle/index.ts';
 import type { Inventory } from '../../dataplane/inventory.ts';
 import type { Intent } from '../intent/index.ts';
 import { attachInventory, type EdgeView } from './attach.ts';
 import { buildBgp } from './bgp.ts';
+import { buildProbing } from './probing.ts';
+import { buildWanopt } from './wanopt.ts';
 import { buildTables } from './classifier.ts';
 import { buildPaths } from './paths.ts';
 import { buildSegments, carriedSegments } from './routes.ts';
@@ -51,6 +53,27 @@ function pairWarnings(intent: Intent, edges: EdgeView[], warnings: string[]) {
 }
 
 /**
+ * The QoS classes `rules` name, each with the application class ids it shapes: the first rule naming an
+ * application class with a QoS class decides (the overlay header carries the class, not the rule); a later
+ * rule giving the same application class another QoS class is warned about.
+ */
+function qosClassesOf(tables: ReturnType<typeof buildTables>, rules: Bundle['rules'], node: string, warnings: string[]): Bundle['qosClasses'] {
+  const appId = new Map(tables.classifier.map((c) => [c.appClass, c.classId]));
+  const qosOfApp = new Map<string, string>();
+  for (const r of rules) {
+    if (r.qosClass === undefined || r.service === 'direct-internet') continue;
+    const had = qosOfApp.get(r.appClass);
+    if (had === undefined) qosOfApp.set(r.appClass, r.qosClass);
+    else if (had !== r.qosClass) warnings.push(`${node}: rule ${r.name} gives application class ${r.appClass} QoS class ${r.qosClass}, but an earlier rule gave it ${had}; the WAN shaper uses ${had}`);
+  }
+  const qosNames = new Set(rules.map((r) => r.qosClass));
+  return tables.qosClasses.filter((c) => qosNames.has(c.name)).map((c) => ({
+    ...c,
+    classIds: [...qosOfApp].filter(([, q]) => q === c.name).map(([app]) => appId.get(app)).filter((id): id is number => id !== undefined).sort((a, b) => a - b),
+  }));
+}
+
+/**
  * Compile `intent` (from {@link loadIntent}) for every edge of `inventory`.
  *
  * Example:
@@ -68,6 +91,7 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
   pairWarnings(intent, edges, warnings);
   const tables = buildTables(intent, attached, warnings);
   const sitesWithEdges = new Set(edges.map((e) => e.site.name));
+  const wanopt = buildWanopt(intent, opts.intentFile ?? 'intent', warnings);
 
   const bundles = new Map<string, CompiledBundle>();
   const pathsOf = new Map(edges.map((e) => [e.node, buildPaths(intent, e, edges)]));
@@ -84,7 +108,6 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
     // Only what this edge uses: rules of its segments and the SLA / QoS classes those rules name.
     const rules = tables.rules.filter((r) => carried.has(r.segment));
     const slaNames = new Set(rules.map((r) => r.slaClass));
-    const qosNames = new Set(rules.map((r) => r.qosClass));
     const draft: Bundle = {
       apiVersion: BUNDLE_API_VERSION,
       node: edge.node,
@@ -97,6 +120,8 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
           ...(w.iface.gateway !== undefined ? { gateway: w.iface.gateway } : {}),
           mtu: w.mtu, role: w.transport.role, metered: w.transport.metered,
           bandwidthUp: w.transport.bandwidth?.up ?? 0, bandwidthDown: w.transport.bandwidth?.down ?? 0,
+          // A committed upstream rate is what the edge shapes to (docs/qos.md).
+          ...(w.transport.bandwidth?.up ? { shape: { rateBps: Math.round(w.transport.bandwidth.up) } } : {}),
         })),
         lan: edge.lans.map((l) => ({
           name: l.iface.name, segment: l.segment, ipv4: [...l.iface.ipv4],
@@ -108,10 +133,12 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
       classifier: structuredClone(tables.classifier),
       rules: structuredClone(rules),
       slaClasses: tables.slaClasses.filter((c) => slaNames.has(c.name)).map((c) => ({ ...c })),
-      qosClasses: tables.qosClasses.filter((c) => qosNames.has(c.name)).map((c) => ({ ...c })),
+      qosClasses: qosClassesOf(tables, rules, edge.node, warnings),
       bgp: buildBgp(intent, edge),
-      wanopt: {},
+      wanopt: structuredClone(wanopt),
     };
+    const probing = buildProbing(intent, edge.wans.map((w) => w.transport.name));
+    if (probing) draft.probing = probing;
     const checked = Bundle.safeParse(draft);
     if (!checked.success) {
       throw new Error(`compiler produced an invalid bundle for ${edge.node} (a compiler bug): ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

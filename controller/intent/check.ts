@@ -125,10 +125,15 @@ export function checkIntent(doc: IntentDocument): InputIssue[] {
     const seen = new Set<string>();
     r.paths.preferred.forEach((t, j) => {
       if (!(t in doc.transports)) issues.push({ path: at('paths', 'preferred', j), message: `transport "${t}" is not defined (known: ${known(Object.keys(doc.transports))})` });
-      else if (seen.has(t)) issues.push({ path: at('paths', 'preferred', j), message: `transport "${t}" is listed twice` });
+      else if (seen.has(t)) issues.push({ path: at('paths', 'preferred', j), message: r.paths.preferred[0] === t ? `transport "${t}" is the primary (preferred[0]) and cannot also be a backup` : `transport "${t}" is listed twice` });
       seen.add(t);
     });
   });
+
+  // Probing: per-transport overrides name defined transports.
+  for (const t of Object.keys(doc.probing?.transports ?? {}).sort()) {
+    if (!(t in doc.transports)) issues.push({ path: ['probing', 'transports', t], message: `transport "${t}" is not defined (known: ${known(Object.keys(doc.transports))})` });
+  }
 
   // BGP: sites exist, neighbour segments exist, named policies are defined, a neighbour is listed once.
   const policies = Object.keys(doc.bgp.policies ?? {});

@@ -92,5 +92,6 @@ export function resolveIntent(doc: IntentDocument): Intent {
       paths: { preferred: [...r.paths.preferred], strategy: r.paths.strategy, perPacket: r.paths.perPacket },
     })),
     bgp: doc.bgp, wanopt: doc.wanopt,
+    ...(doc.probing ? { probing: structuredClone(doc.probing) } : {}),
   };
 }

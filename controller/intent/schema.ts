@@ -209,10 +209,48 @@ export const RuleSpec = z.strictObject({
   service: z.enum(['overlay', 'direct-internet', 'backhaul']).default('overlay'),
   paths: z.strictObject({
     preferred: z.array(Name()).default([]).describe('Transports in order of preference; default all, active first'),
-    strategy: z.enum(['preference', 'load-balance', 'duplicate']).default('preference'),
+    strategy: z.enum(['preference', 'best-quality', 'load-balance', 'duplicate']).default('preference')
+      .describe('preference (first compliant in order), best-quality (best score), load-balance, duplicate; default preference'),
     perPacket: z.boolean().default(false),
   }).prefault({}),
   description: z.string().optional(),
+});
+
+/** Probe tuning that a transport may override (all optional; the agent's defaults in docs/probing.md). */
+const probeTuning = {
+  interval: Duration().optional().describe('Probe interval while busy or unhealthy, ≥ 10ms; default 100ms'),
+  idleInterval: Duration().optional().describe('Probe interval while up, idle and loss-free; default 1s'),
+  downAfter: z.number().int().min(1).max(100).optional().describe('Consecutive misses to declare a path down; default 3'),
+  holdDown: Duration().optional().describe('A path (and each SLA class) must stay good this long to recover; default 5s'),
+  timeoutFloor: Duration().optional().describe('Lower bound of the RTT-adaptive probe timeout; default 50ms'),
+  timeoutCeiling: Duration().optional().describe('Upper bound of the probe timeout (high-latency links); default 3s'),
+  minOutage: Duration().optional().describe('Declare down only after this long without an answer as well; default 0'),
+};
+const ProbeTuningSpec = z.strictObject(probeTuning);
+
+/** Probing and steering hysteresis for every edge; `transports` overrides the probe tuning per transport. */
+export const ProbingSpec = z.strictObject({
+  ...probeTuning,
+  lossWindow: Duration().optional().describe('Time window of the SLA loss figure; default 10s'),
+  passive: z.boolean().optional().describe('Use passive loss from data traffic (the peer\'s echoed counters); default true'),
+  failbackHold: Duration().optional().describe('A better or more preferred path must stay good this long before traffic moves to it; default 10s'),
+  minDwell: Duration().optional().describe('A compliant selection is kept at least this long; default 10s'),
+  failoverScore: z.number().min(0).max(100).optional().describe('Leave a path whose score falls below this; default 30'),
+  failbackScore: z.number().min(0).max(100).optional().describe('A path must score at least this to win traffic back; default 50'),
+  betterBy: z.number().min(0).max(100).optional().describe('best-quality/duplicate switch only for this many score points; default 10'),
+  transports: z.record(z.string(), ProbeTuningSpec).optional().describe('Transport name → probe tuning overrides'),
+}).superRefine((p, ctx) => {
+  const over = p.failoverScore ?? 30, back = p.failbackScore ?? 50;
+  if (over >= back) {
+    ctx.addIssue({ code: 'custom', path: [p.failoverScore !== undefined ? 'failoverScore' : 'failbackScore'], message: `the failover threshold failoverScore (${over}) must be below the failback threshold failbackScore (${back}), or traffic would flap between the two` });
+  }
+  const check = (t: { interval?: number | undefined; timeoutFloor?: number | undefined; timeoutCeiling?: number | undefined }, at: (string | number)[]) => {
+    if (t.interval !== undefined && t.interval < 10) ctx.addIssue({ code: 'custom', path: [...at, 'interval'], message: `expected a probe interval of at least 10ms, got ${t.interval}ms` });
+    const floor = t.timeoutFloor ?? p.timeoutFloor ?? 50, ceil = t.timeoutCeiling ?? p.timeoutCeiling ?? 3000;
+    if (floor > ceil) ctx.addIssue({ code: 'custom', path: [...at, t.timeoutFloor !== undefined ? 'timeoutFloor' : 'timeoutCeiling'], message: `timeoutFloor (${floor}ms) must not exceed timeoutCeiling (${ceil}ms)` });
+  };
+  check(p, []);
+  for (const [name, t] of Object.entries(p.transports ?? {})) check(t, ['transports', name]);
 });
 
 /**
@@ -238,6 +276,37 @@ export const BgpSpec = z.strictObject({
   policies: z.record(z.string(), PolicySchema).optional().describe('Import/export policies (docs/bgp.md)'),
 });
 
+const ServicePort = (def: number) => z.number().int().min(1).max(65535).default(def);
+
+/**
+ * WAN optimisation (docs/wanopt.md). The TCP flows of the application classes in `classes` go through the
+ * edges' WAN-opt proxy (dedup + compression; which flows is what the classes match: protocol, ports,
+ * prefixes); the UDP flows of the classes in `fec` are protected by Reed–Solomon FEC, k data + m parity
+ * packets per block (k + m ≤ 255). `ports` are the edges' local service ports. Class names are checked
+ * against `appClasses` by the compiler. Example:
+ *   wanopt: { classes: [bulk], fec: { voip: { k: 8, m: 2 } } }
+ */
+export const WanoptSpec = z.strictObject({
+  classes: z.array(Name()).default([]).describe('Application classes whose TCP flows the edges carry through the WAN-opt proxy'),
+  fec: named(z.strictObject({
+    k: z.number().int().min(1).max(128).default(8).describe('Data packets per FEC block; default 8'),
+    m: z.number().int().min(1).max(64).default(2).describe('Parity packets per block (any m losses are repaired); default 2'),
+    holdMs: z.number().int().min(1).max(1000).default(50).describe('How long the receiver waits for a missing packet, ms; default 50'),
+  })).default({}).describe('Application class → FEC of its UDP flows'),
+  ports: z.strictObject({
+    intercept: ServicePort(7770).describe('Local TPROXY listener of intercepted flows; default 7770'),
+    session: ServicePort(7771).describe('TCP port edges accept WAN-opt sessions on (WAN addresses); default 7771'),
+    fec: ServicePort(7772).describe('UDP port of the FEC relay (WAN addresses); default 7772'),
+  }).prefault({}),
+}).superRefine((w, ctx) => {
+  const seen = new Map<number, string>();
+  for (const [k, v] of Object.entries(w.ports)) {
+    if (seen.has(v)) ctx.addIssue({ code: 'custom', path: ['ports', k], message: `port ${v} is already used by ports.${seen.get(v)}; the three service ports must differ` });
+    seen.set(v, k);
+  }
+  w.classes.forEach((c, i) => { if (w.classes.indexOf(c) !== i) ctx.addIssue({ code: 'custom', path: ['classes', i], message: `class "${c}" is listed twice` }); });
+});
+
 /** The intent file, structurally (see the module comment for the resolved {@link Intent}). */
 export const IntentDocument = z.strictObject({
   apiVersion: z.literal(INTENT_API_VERSION, { error: `expected "${INTENT_API_VERSION}"` }),
@@ -253,7 +322,8 @@ export const IntentDocument = z.strictObject({
   rules: z.array(RuleSpec).default([]),
   templates: named(TemplateSpec).default({}),
   bgp: BgpSpec.default({}).describe('BGP speakers per site (docs/bgp.md)'),
-  wanopt: z.record(z.string(), z.unknown()).default({}).describe('WAN optimisation settings (a later issue defines them)'),
+  probing: ProbingSpec.optional().describe('Probe and steering tuning for every edge (docs/probing.md)'),
+  wanopt: WanoptSpec.prefault({}).describe('WAN optimisation: proxied TCP classes and FEC-protected UDP classes (docs/wanopt.md)'),
 });
 export type IntentDocument = z.output<typeof IntentDocument>;
 
@@ -317,7 +387,7 @@ export interface Rule {
   qos?: string;
   service: 'overlay' | 'direct-internet' | 'backhaul';
   /** An empty `preferred` means every transport attached in the inventory (the compiler orders them: active first, then by name). */
-  paths: { preferred: string[]; strategy: 'preference' | 'load-balance' | 'duplicate'; perPacket: boolean };
+  paths: { preferred: string[]; strategy: 'preference' | 'best-quality' | 'load-balance' | 'duplicate'; perPacket: boolean };
 }
 
 /** The resolved intent the compiler reads. Every map is sorted by name; `appClasses` includes `default`. */
@@ -334,5 +404,8 @@ export interface Intent {
   qosClasses: Record<string, QosClass>;
   rules: Rule[];
   bgp: z.output<typeof BgpSpec>;
-  wanopt: Record<string, unknown>;
+  /** Probe/steering tuning (durations in ms), as written; absent when the intent has none. */
+  probing?: z.output<typeof ProbingSpec>;
+  /** WAN-opt classes and FEC per class, as written with defaults filled (names checked by the compiler). */
+  wanopt: z.output<typeof WanoptSpec>;
 }

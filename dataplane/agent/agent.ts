@@ -8,23 +8,20 @@
  *   GET  /bgp/routes → the speaker's best paths and what the route merge installed / skipped (fib.ts)
  *   PUT  /bundle  → apply the JSON bundle in the body; 200 {hash} or 400 {error}
  */
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Bundle } from '../bundle/schema.ts';
 import { contentHash } from '../bundle/hash.ts';
 import { InputError, validate } from '../errors.ts';
-import { planKernelRoutes, routeBatch, RTPROT_PATRONUS, type RoutePlan } from './kernel-routes.ts';
+import { KernelRouteWriter, planKernelRoutes, type RoutePlan, type RouteWriteStats } from './kernel-routes.ts';
 import { realClock, type Clock, type ClockSkew } from './clock.ts';
 import { PathSupervisor, type AgentEvent, type PathSummary, type PathSupervisorOptions } from './paths.ts';
 import { Overlay, type Datapath, type OverlayStatus } from './overlay.ts';
+import { WanQos, type QosStatus } from './qos.ts';
 import type { SteeringEntry } from '../steer/index.ts';
 import { AgentBgp, bgpConfigOf, type BgpSummary } from './bgp.ts';
 import { mergeRoutes, withOverlayRoutes, type MergedFib } from './fib.ts';
-
-const execFileP = promisify(execFile);
 
 export interface AgentOptions {
   node: string;
@@ -56,12 +53,15 @@ export interface AgentStatus {
   startedAt: string;
   uptimeMs: number;
   bundle: null | { hash: string; intent: string; site: string; appliedAt: string; source: 'pushed' | 'last-good' };
-  routes: { installed: number; skipped: RoutePlan['skipped'] };
+  /** Kernel routes: how many the last merge installed, what the bundle could not, and what the last write did (diff or full). */
+  routes: { installed: number; skipped: RoutePlan['skipped']; lastWrite: RouteWriteStats | null };
   lastError: string | null;
   /** The agent's own clock: its wall time now (ISO and ms) and the skew it was started with. */
   clock: { now: string; nowMs: number; skew: ClockSkew | null };
   /** The overlay data plane, when the agent runs one. */
   overlay: OverlayStatus | null;
+  /** The WAN shapers (with the overlay data plane): HTB classes and their counters per shaped device. */
+  qos: QosStatus | null;
   /** Probed path states, the steering table and recent path/steering events. */
   paths: PathSummary[];
   steering: SteeringEntry[];
@@ -75,7 +75,7 @@ export class Agent {
   private readonly clock: Clock;
   private readonly started: Date;
   private readonly startedMono: number;
-  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'bgp'>;
+  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp'>;
   private readonly bgp: AgentBgp;
   /** The applied bundle and the last merge (bundle + BGP routes), for re-merging on BGP changes. */
   private bundle?: Bundle;
@@ -83,7 +83,12 @@ export class Agent {
   private stopping = false;
   private readonly paths: PathSupervisor;
   private readonly overlay?: Overlay;
+  private readonly qos?: WanQos;
   private refreshTimer?: NodeJS.Timeout;
+  /** Kernel route writes: full on a bundle apply, only the difference on a BGP batch. */
+  private readonly kernelRoutes = new KernelRouteWriter();
+  /** A BGP re-merge is queued behind the current apply: later batches join it instead of queueing more. */
+  private remergeQueued = false;
   /** Serialises applies: one bundle at a time. */
   private applying: Promise<unknown> = Promise.resolve();
 
@@ -92,20 +97,30 @@ export class Agent {
     this.started = new Date(this.clock.now());
     this.startedMono = this.clock.monotonic();
     if (opts.datapath && opts.datapath !== 'kernel') {
-      this.overlay = new Overlay({ datapath: opts.datapath, pinDir: opts.bpfDir ?? `/sys/fs/bpf/patronus/agent-${opts.node}` });
+      const pinDir = opts.bpfDir ?? `/sys/fs/bpf/patronus/agent-${opts.node}`;
+      this.overlay = new Overlay({ datapath: opts.datapath, pinDir });
+      this.qos = new WanQos({ pinDir, probePort: opts.probePort });
     }
     this.paths = new PathSupervisor({
       clock: this.clock, stateDir: opts.stateDir, probePort: opts.probePort, probeIntervalMs: opts.probeIntervalMs,
+      rxReport: (address, peerPathId) => this.overlay?.rxCounters(address, peerPathId),
       monitor: opts.monitor, steerPolicy: opts.steerPolicy,
       onSteering: (table) => {
         try { this.overlay?.steer(table); } catch (e) { this.status.lastError = `steering map: ${(e as Error).message}`; }
       },
     });
     // BGP best-path batches re-run the merge, serialised with bundle applies.
-    this.bgp = new AgentBgp({ onRoutes: () => { if (!this.stopping) void this.serialised(() => this.remerge()); } });
+    this.bgp = new AgentBgp({
+      onRoutes: () => {
+        if (this.stopping || this.remergeQueued) return;
+        this.remergeQueued = true;
+        void this.serialised(() => { this.remergeQueued = false; return this.remerge(); });
+      },
+      eventsFile: join(opts.stateDir, 'events.jsonl'), now: () => this.clock.now(),
+    });
     this.status = {
       node: opts.node, pid: process.pid, startedAt: this.started.toISOString(), uptimeMs: 0,
-      bundle: null, routes: { installed: 0, skipped: [] }, lastError: null,
+      bundle: null, routes: { installed: 0, skipped: [], lastWrite: null }, lastError: null,
     };
   }
 
@@ -115,6 +130,7 @@ export class Agent {
   async start(): Promise<void> {
     mkdirSync(this.opts.stateDir, { recursive: true });
     this.overlay?.load();
+    this.qos?.load();
     await this.paths.start();
     if (this.overlay) {
       // Next hops resolve as probes flow; paths become usable in the maps as they do.
@@ -142,6 +158,7 @@ export class Agent {
     await this.bgp.stop();
     await this.paths.stop();
     this.overlay?.close();
+    this.qos?.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     rmSync(this.opts.socket, { force: true });
   }
@@ -151,7 +168,8 @@ export class Agent {
     const skew = (this.clock as { skew?: ClockSkew }).skew ?? null;
     return {
       ...this.status, uptimeMs: Math.round(this.clock.monotonic() - this.startedMono),
-      clock: { now: new Date(nowMs).toISOString(), nowMs, skew }, overlay: this.overlay?.status() ?? null, ...this.paths.status(),
+      clock: { now: new Date(nowMs).toISOString(), nowMs, skew }, overlay: this.overlay?.status() ?? null,
+      qos: this.qos?.status() ?? null, ...this.paths.status(),
       bgp: this.bgpStatus(),
     };
   }
@@ -181,7 +199,10 @@ export class Agent {
     const hash = contentHash(bundle);
     const plan = planKernelRoutes(bundle);
     const merged = mergeRoutes(bundle, plan, this.bgp.routes());
-    await this.programKernel(merged.kernel);
+    await this.programKernel(merged.kernel, true);
+    // The shaper first, so paths the overlay marks shaped meet their qdisc. A tc failure is reported, not fatal.
+    let qosError: string | null = null;
+    try { this.qos?.apply(bundle); } catch (e) { qosError = (e as Error).message; }
     this.overlay?.apply(withOverlayRoutes(bundle, merged.overlay));
     this.bundle = bundle;
     this.merged = merged;
@@ -192,8 +213,8 @@ export class Agent {
       renameSync(tmp, this.lastGoodPath);
     }
     this.status.bundle = { hash, intent: bundle.intent, site: bundle.site, appliedAt: new Date(this.clock.now()).toISOString(), source };
-    this.status.routes = { installed: merged.kernel.routes.length, skipped: plan.skipped };
-    this.status.lastError = null;
+    this.status.routes = { installed: merged.kernel.routes.length, skipped: plan.skipped, lastWrite: this.kernelRoutes.last ?? null };
+    this.status.lastError = qosError;
     await this.paths.load(bundle);
     try {
       await this.bgp.configure(bgpConfig);
@@ -209,33 +230,19 @@ export class Agent {
     if (!bundle) return;
     try {
       const merged = mergeRoutes(bundle, planKernelRoutes(bundle), this.bgp.routes());
-      await this.programKernel(merged.kernel);
-      this.overlay?.apply(withOverlayRoutes(bundle, merged.overlay));
+      await this.programKernel(merged.kernel, false);
+      this.overlay?.apply(withOverlayRoutes(bundle, merged.overlay), { incremental: true });
       this.merged = merged;
       this.bgp.setInstalled(merged.bgp.installed);
-      this.status.routes = { ...this.status.routes, installed: merged.kernel.routes.length };
+      this.status.routes = { ...this.status.routes, installed: merged.kernel.routes.length, lastWrite: this.kernelRoutes.last ?? null };
     } catch (e) {
       this.status.lastError = `BGP route merge: ${(e as Error).message}`;
     }
   }
 
-  private async programKernel(plan: RoutePlan): Promise<void> {
-    // BGP can make this a full table: no 1 MiB stdout cap.
-    const { stdout } = await execFileP('ip', ['-j', 'route', 'show', 'proto', String(RTPROT_PATRONUS), 'table', 'all'], { maxBuffer: 1 << 30 });
-    const current = (JSON.parse(stdout || '[]') as { dst: string; table?: string; type?: string }[]).map((r) => ({
-      dst: r.dst, type: r.type, table: r.table === undefined || r.table === 'main' ? ('main' as const) : Number(r.table),
-    }));
-    const lines = routeBatch(plan, current);
-    const { stdout: rulesOut } = await execFileP('ip', ['-j', 'rule', 'show']);
-    const rules = JSON.parse(rulesOut || '[]') as { iif?: string; table?: string }[];
-    for (const r of plan.rules) {
-      if (!rules.some((x) => x.iif === r.iif && x.table === String(r.table))) lines.unshift(`rule add iif ${r.iif} lookup ${r.table} priority ${r.table}`);
-    }
-    if (!lines.length) return;
-    await new Promise<void>((resolve, reject) => {
-      const child = execFile('ip', ['-batch', '-'], (err, _out, stderr) => (err ? reject(new Error(`ip -batch: ${stderr.trim() || err.message}`)) : resolve()));
-      child.stdin!.end(lines.join('\n') + '\n');
-    });
+  /** Kernel routes and rules for `plan`: `full` converges from whatever the kernel holds, else only the changes are written. */
+  private async programKernel(plan: RoutePlan, full: boolean): Promise<void> {
+    await this.kernelRoutes.write(plan, { full });
   }
 
   private async handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {

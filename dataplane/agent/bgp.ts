@@ -3,14 +3,21 @@
  * its best paths per segment for the route merge (fib.ts).
  *
  * Lifecycle: `{}` (no asn) = no speaker. A bundle whose BGP configuration differs from the running one
- * (compared as canonical JSON after defaults) stops the speaker — Cease / Administrative Shutdown to every
- * peer, its routes withdrawn from the FIB — and starts a new one; an unchanged configuration leaves the
- * sessions alone. In-place reconfiguration is not supported yet (the speaker has none).
+ * (compared as canonical JSON after defaults) is applied in place ({@link BgpSpeaker.reconfigure}): only
+ * neighbours that were added, removed or whose session settings changed are touched, policy changes
+ * become a route refresh / re-export. A new AS, router id, cluster id or listener stops the speaker —
+ * Cease / Administrative Shutdown to every peer, its routes withdrawn from the FIB — and starts a new one.
+ *
+ * Events: session state changes, reconfigurations and one summary per route batch (added / changed /
+ * withdrawn best paths) go to {@link AgentBgpOptions.onEvent}; the agent appends them to the same
+ * `events.jsonl` as path and steering events, e.g.
+ * `{"type":"bgp","kind":"session","at":1764158400000,"address":"10.255.0.2","from":"OpenConfirm","to":"Established","reason":"KEEPALIVE received"}`.
  *
  * Best-path events come in bursts (one per prefix); they are coalesced: the first change arms a timer and
  * the whole table is handed to `onRoutes` {@link AgentBgpOptions.batchMs} later (default 50 ms), so a full
  * table costs one kernel batch and one map sync, not one per prefix.
  */
+import { appendFileSync } from 'node:fs';
 import { BgpSpeaker, parseSpeakerConfig, type SpeakerConfig, type State } from '../bgp/index.ts';
 import type { Bundle } from '../bundle/schema.ts';
 import type { BgpFibRoute } from './fib.ts';
@@ -20,7 +27,25 @@ export interface AgentBgpOptions {
   onRoutes: (routes: BgpFibRoute[]) => void;
   /** Coalescing window, ms (default 50). */
   batchMs?: number;
+  /** Receives session, reconfiguration and route-batch events (see {@link BgpEvent}). */
+  onEvent?: (e: BgpEvent) => void;
+  /** Also append each event as a JSON line to this file (the agent's `events.jsonl`). */
+  eventsFile?: string;
+  /** Wall clock for event times, ms since the epoch (default Date.now). */
+  now?: () => number;
 }
+
+/**
+ * A BGP event for the agent's event log. `at` in ms since the epoch.
+ * - session: a neighbour's FSM changed state (`from` → `to`, with the FSM's reason);
+ * - routes: one coalesced batch of best-path changes: counts of prefixes added, changed (new best path)
+ *   and withdrawn, and the table size after it (not one line per prefix: a full table is 1 M of them);
+ * - reconfigured: a new bundle applied in place (what was done) or by restarting the speaker.
+ */
+export type BgpEvent =
+  | { type: 'bgp'; kind: 'session'; at: number; address: string; from: State; to: State; reason: string }
+  | { type: 'bgp'; kind: 'routes'; at: number; added: number; changed: number; withdrawn: number; total: number }
+  | { type: 'bgp'; kind: 'reconfigured'; at: number; mode: 'in-place' | 'restart' | 'stopped'; added?: string[]; removed?: string[]; restarted?: string[]; refreshed?: string[]; reexported?: string[] };
 
 export interface BgpNeighborSummary {
   address: string;
@@ -61,23 +86,47 @@ export class AgentBgp {
   private readonly best = new Map<string, BgpFibRoute>();
   private timer?: NodeJS.Timeout;
   private accepted = new Map<string, number>();
+  private batch = { added: 0, changed: 0, withdrawn: 0 };
 
   constructor(private readonly opts: AgentBgpOptions) {}
 
-  /** Start, replace or stop the speaker so it runs `cfg` (undefined = no BGP). */
+  private event(e: Record<string, unknown> & { kind: BgpEvent['kind'] }): void {
+    const ev = { type: 'bgp', at: (this.opts.now ?? Date.now)(), ...e } as BgpEvent;
+    this.opts.onEvent?.(ev);
+    if (this.opts.eventsFile) {
+      try { appendFileSync(this.opts.eventsFile, JSON.stringify(ev) + '\n'); } catch { /* the state dir went away (twin teardown) */ }
+    }
+  }
+
+  /** Start, reconfigure, replace or stop the speaker so it runs `cfg` (undefined = no BGP). */
   async configure(cfg: SpeakerConfig | undefined): Promise<void> {
     const json = cfg ? JSON.stringify(cfg) : '';
     if (json === this.cfgJson && (this.speaker !== undefined) === (cfg !== undefined)) return;
+    if (cfg && this.speaker) {
+      const done = this.speaker.reconfigure(cfg);
+      if (done) {
+        this.cfg = cfg;
+        this.cfgJson = json;
+        this.event({ kind: 'reconfigured', mode: 'in-place', ...done });
+        return;
+      }
+    }
+    const had = this.speaker !== undefined;
     await this.stop();
-    if (!cfg) return;
+    if (!cfg) { if (had) this.event({ kind: 'reconfigured', mode: 'stopped' }); return; }
+    if (had) this.event({ kind: 'reconfigured', mode: 'restart' });
     const sp = new BgpSpeaker(cfg);
-    sp.on('best', ({ segment, prefix, best }) => {
+    sp.on('best', ({ segment, prefix, best, previous }) => {
       if (this.speaker !== sp) return; // a stopped speaker's last words
       const k = `${segment}|${prefix}`;
-      if (!best) this.best.delete(k);
-      else this.best.set(k, { segment, prefix, nextHop: best.attrs.nextHop, peer: best.peer?.id, ibgp: best.peer?.ibgp ?? false });
+      if (!best) { if (this.best.delete(k)) this.batch.withdrawn++; }
+      else {
+        if (!previous) this.batch.added++; else this.batch.changed++;
+        this.best.set(k, { segment, prefix, nextHop: best.attrs.nextHop, peer: best.peer?.id, ibgp: best.peer?.ibgp ?? false });
+      }
       this.schedule();
     });
+    sp.on('session', ({ address, from, to, reason }) => { if (this.speaker === sp) this.event({ kind: 'session', address, from, to, reason }); });
     this.speaker = sp;
     this.cfg = cfg;
     this.cfgJson = json;
@@ -98,6 +147,9 @@ export class AgentBgp {
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    const b = this.batch;
+    if (b.added || b.changed || b.withdrawn) this.event({ kind: 'routes', ...b, total: this.best.size });
+    this.batch = { added: 0, changed: 0, withdrawn: 0 };
     this.opts.onRoutes(this.routes());
   }
 
@@ -130,6 +182,7 @@ export class AgentBgp {
     if (!sp) return;
     sp.removeAllListeners('best');
     await sp.stop();
+    this.batch.withdrawn += this.best.size;
     this.best.clear();
     this.accepted.clear();
     this.flush();

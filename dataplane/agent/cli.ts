@@ -6,11 +6,15 @@ import { clockFor } from './clock.ts';
 
 const USAGE = 'usage: patronus edge --node NAME --state-dir DIR [--socket PATH] [--datapath kernel|xdp|tc] [--bpf-dir DIR] [--clock-offset MS] [--clock-drift PPM]\n'
   + '       [--probe-interval MS] [--probe-idle-interval MS] [--probe-down-after N] [--probe-hold-down MS] [--probe-timeout-floor MS]\n'
+  + '       [--probe-timeout-ceiling MS] [--probe-min-outage MS] [--probe-loss-window MS] [--probe-fast-loss-window MS] [--probe-passive 0|1]\n'
   + '       [--failback-hold MS] [--min-dwell MS]\n';
 /** Probe and steering tuning flags → [setting, smallest accepted value]. Absent flags keep the defaults (docs/probing.md). */
 const TUNING = {
   'probe-interval': ['intervalMs', 10], 'probe-idle-interval': ['idleIntervalMs', 10], 'probe-down-after': ['downAfter', 1],
   'probe-hold-down': ['holdDownMs', 0], 'probe-timeout-floor': ['timeoutFloorMs', 1],
+  'probe-timeout-ceiling': ['timeoutCeilingMs', 1], 'probe-min-outage': ['minOutageMs', 0], 'probe-loss-window': ['lossWindowMs', 100],
+  'probe-fast-loss-window': ['fastWindowMs', 0],
+  'probe-passive': ['usePassive', 0],
   'failback-hold': ['failbackHoldMs', 0], 'min-dwell': ['minDwellMs', 0],
 } as const;
 const DATAPATHS = ['kernel', 'xdp', 'tc'] as const;
@@ -52,7 +56,12 @@ export async function runAgentCli(argv: string[]): Promise<number> {
     }
     tuning[key] = n;
   }
-  const { failbackHoldMs, minDwellMs, ...monitor } = tuning;
+  if ((tuning.usePassive ?? 0) > 1) {
+    process.stderr.write(`patronus edge: --probe-passive takes 0 or 1, got "${values['probe-passive']}"\n${USAGE}`);
+    return 2;
+  }
+  const { failbackHoldMs, minDwellMs, usePassive, ...numbers } = tuning;
+  const monitor = { ...numbers, ...(usePassive !== undefined && { usePassive: usePassive === 1 }) };
   const steerPolicy = Object.fromEntries(Object.entries({ failbackHoldMs, minDwellMs }).filter(([, v]) => v !== undefined));
   const clock = clockFor({ offsetMs, driftPpm });
   const agent = new Agent({

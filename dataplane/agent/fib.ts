@@ -130,6 +130,21 @@ export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFi
 
   const sorted = [...bgp].sort((a, b) => (a.segment < b.segment ? -1 : a.segment > b.segment ? 1 : a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
   const skip = (r: BgpFibRoute, reason: string) => out.bgp.skipped.push({ segment: r.segment, prefix: r.prefix, reason });
+  // A full table has few distinct next hops: judge each (segment, next hop) once, not once per prefix.
+  const hops = new Map<string, { dev?: string; kind?: 'local' | 'internet'; reason?: string }>();
+  const judge = (segment: string, nh: string) => {
+    const k = `${segment}|${nh}`;
+    let j = hops.get(k);
+    if (j) return j;
+    const own = [...bundle.interfaces.lan, ...wans].some((i) => i.ipv4.some((a) => a.split('/')[0] === nh));
+    const lan = own ? undefined : bundle.interfaces.lan.find((l) => l.segment === segment && l.ipv4.some((a) => inSubnet(nh, a)));
+    const wan = own || lan ? undefined : wans.find((w) => w.ipv4.some((a) => inSubnet(nh, a)));
+    j = own ? { reason: `next hop ${nh} is this edge` }
+      : lan ? { dev: lan.name, kind: 'local' } : wan ? { dev: wan.name, kind: 'internet' }
+      : { reason: `next hop ${nh} is not on a connected subnet (no recursive resolution)` };
+    hops.set(k, j);
+    return j;
+  };
   for (const r of sorted) {
     if (r.peer === undefined) { out.bgp.originated++; continue; }
     const source: 'ebgp' | 'ibgp' = r.ibgp ? 'ibgp' : 'ebgp';
@@ -139,13 +154,8 @@ export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFi
     const held = holder.get(key(r.segment, r.prefix));
     if (held !== undefined && SOURCE_RANK[held] < SOURCE_RANK[source]) { skip(r, `shadowed by a ${held} route`); continue; }
     if (!r.nextHop || !isIPv4(r.nextHop)) { skip(r, `next hop ${r.nextHop ?? 'missing'} is not IPv4`); continue; }
-    const own = [...bundle.interfaces.lan, ...wans].some((i) => i.ipv4.some((a) => a.split('/')[0] === r.nextHop));
-    if (own) { skip(r, `next hop ${r.nextHop} is this edge`); continue; }
-    const lan = bundle.interfaces.lan.find((l) => l.segment === r.segment && l.ipv4.some((a) => inSubnet(r.nextHop!, a)));
-    const wan = lan ? undefined : wans.find((w) => w.ipv4.some((a) => inSubnet(r.nextHop!, a)));
-    const dev = lan?.name ?? wan?.name;
-    if (!dev) { skip(r, `next hop ${r.nextHop} is not on a connected subnet (no recursive resolution)`); continue; }
-    const kind = lan ? 'local' : 'internet';
+    const { dev, kind, reason } = judge(r.segment, r.nextHop);
+    if (!dev || !kind) { skip(r, reason!); continue; }
     holder.set(key(r.segment, r.prefix), source);
     const kr: KernelRoute = { dst: r.prefix, via: r.nextHop, dev, table };
     out.kernel.routes.push(kr);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Bundle } from '../bundle/schema.ts';
 import { packageRoot } from '../paths.ts';
 import type { SteeringEntry } from '../steer/index.ts';
-import { fibEntries, type FibEntries } from '../xdp/fib.ts';
+import { fibEntries, localServiceFlags, type FibEntries } from '../xdp/fib.ts';
 import { BpfObject, ensureBpffs, perCpuMap, type BpfMap } from '../xdp/index.ts';
 import * as M from '../xdp/maps.ts';
 
@@ -38,20 +38,33 @@ export interface OverlayStatus {
   /** Packets per path and direction from the per-CPU counters. */
   counters: { path: number; classId: number; dir: 'tx' | 'rx'; packets: number; bytes: number }[];
   drops: Record<string, number>;
+  /** Map entries the last programming wrote and deleted; `incremental` when only differences were written. */
+  writes: { updated: number; deleted: number; incremental: boolean };
 }
 
 interface LinkInfo { ifname: string; ifindex: number; address: string }
 
 const BPF_MAP_TYPE_ARRAY = 2;
 
+/** WAN interfaces the bundle shapes (dataplane/agent/qos.ts installs their HTB). */
+const shapedInterfaces = (bundle: Bundle) => new Set(bundle.interfaces.wan.filter((w) => w.shape).map((w) => w.name));
+
 const PROGRAMMED_MAPS = ['pt_config', 'pt_segments', 'pt_routes4', 'pt_routes6', 'pt_class_rules', 'pt_steering', 'pt_paths', 'pt_lan_egress', 'pt_rx'] as const;
 
 export class Overlay {
   private lan?: BpfObject;
+  /** XDP data path only: the tc LAN program serving shaped paths. */
+  private lanTc?: BpfObject;
   private wan?: BpfObject;
   private bundle?: Bundle;
   private attached = new Set<string>();
   private last?: FibEntries;
+  /** Per map: the entries this agent last wrote (hex key → value), the base of incremental syncs. */
+  private written = new Map<string, Map<string, Buffer>>();
+  /** pt_steering values last written by steer(), by key (hex): a re-program keeps them (see program()). */
+  private steered = new Map<string, Buffer>();
+  /** Map writes of the last programming: entries updated and deleted, and whether it was incremental. */
+  private writes = { updated: 0, deleted: 0, incremental: false };
 
   constructor(private readonly opts: OverlayOptions) {}
 
@@ -71,10 +84,18 @@ export class Overlay {
     return this.lan!.map(name);
   }
 
-  /** Program the maps for `bundle` and attach to its interfaces. */
-  apply(bundle: Bundle): void {
+  /**
+   * Program the maps for `bundle` and attach to its interfaces. With `incremental` (a BGP batch: same
+   * bundle, other routes) each map gets only the entries that differ from what this agent last wrote
+   * there; otherwise every entry is written and the map walked for leftovers (a new bundle, or maps
+   * pinned by an earlier agent).
+   */
+  apply(bundle: Bundle, opts: { incremental?: boolean } = {}): void {
+    // Steered rows survive a new bundle only while (segment, class) ids mean the same thing.
+    const ids = (b?: Bundle) => JSON.stringify(b && [b.segments.map((s) => [s.name, s.id]), b.classifier.map((c) => [c.appClass, c.classId])]);
+    if (ids(bundle) !== ids(this.bundle)) this.steered.clear();
     this.bundle = bundle;
-    this.program();
+    this.program(opts.incremental ?? false);
     const progs = this.opts.datapath === 'xdp' ? [M.PROGRAMS.lanXdp, M.PROGRAMS.wanXdp] : [M.PROGRAMS.lanTc, M.PROGRAMS.wanTc];
     const attach = (obj: BpfObject, prog: string, ifname: string) => {
       if (this.attached.has(ifname)) return;
@@ -84,14 +105,30 @@ export class Overlay {
     };
     for (const l of bundle.interfaces.lan) attach(this.lan!, progs[0]!.program, l.name);
     for (const w of bundle.interfaces.wan) attach(this.wan!, progs[1]!.program, w.name);
+    // XDP passes packets of shaped paths up; the tc build behind it sends them through the WAN qdisc.
+    // It also passes WAN-opt / FEC classes up, which the tc build marks for nftables (docs/wanopt.md).
+    if (this.opts.datapath === 'xdp' && (shapedInterfaces(bundle).size || localServiceFlags(bundle).size)) {
+      this.lanTc ??= this.openLoaded(M.PROGRAMS.lanTc.object);
+      for (const l of bundle.interfaces.lan) {
+        if (this.attached.has(`${l.name}/tc`)) continue;
+        this.lanTc.program(M.PROGRAMS.lanTc.program).attachTc(l.name, { direction: 'ingress', replace: true });
+        this.attached.add(`${l.name}/tc`);
+      }
+    }
+  }
+
+  private openLoaded(object: string): BpfObject {
+    const o = BpfObject.open(join(this.opts.objDir ?? join(packageRoot(), 'bpf', 'build'), object), { pinRoot: this.opts.pinDir });
+    o.load();
+    return o;
   }
 
   /** Re-program with fresh neighbour MACs (paths whose next hop just resolved become usable). */
   refresh(): void {
-    if (this.bundle && this.last?.unresolved.length) this.program();
+    if (this.bundle && this.last?.unresolved.length) this.program(false);
   }
 
-  private program(): void {
+  private program(incremental: boolean): void {
     const bundle = this.bundle!;
     const links = new Map((JSON.parse(execFileSync('ip', ['-j', 'link', 'show']).toString()) as LinkInfo[]).map((l) => [l.ifname, l]));
     const neigh = new Map<string, string>();
@@ -106,25 +143,56 @@ export class Overlay {
     const peerPathIds = new Map(bundle.paths.filter((p) => p.peerPathId !== undefined).map((p) => [p.id, p.peerPathId!]));
     const e = fibEntries(bundle, {
       ifindex: (n) => link(n).ifindex, mac: (n) => link(n).address, neighbour: (a) => neigh.get(a), peerPathIds,
+      shaped: shapedInterfaces(bundle),
     });
-    for (const name of PROGRAMMED_MAPS) this.sync(this.map(name), e.maps[name], name === 'pt_rx');
+    // The bundle's steering rows are only a starting point: where the path supervisor has already steered
+    // a row (and its paths are still programmed) keep that value, or a re-program would briefly narrow the
+    // row to the bundle's first path and re-pin running flows that were allowed to stay where they are.
+    const programmed = new Set(e.maps.pt_paths.map((x) => x.key.readUInt16LE(0)));
+    e.maps.pt_steering = e.maps.pt_steering.map((x) => {
+      const v = this.steered.get(x.key.toString('hex'));
+      if (!v) return x;
+      const s = M.steerVal.decode(v);
+      const n = Math.max(s.n_paths, s.n_all);
+      return s.paths.slice(0, n).every((id) => programmed.has(id)) ? { key: x.key, value: v } : x;
+    });
+    this.writes = { updated: 0, deleted: 0, incremental };
+    for (const name of PROGRAMMED_MAPS) this.sync(name, e.maps[name], name === 'pt_rx', incremental);
     this.last = e;
   }
 
-  /** Write every wanted entry, then delete the rest; `keep` leaves existing values (receive state) alone. */
-  private sync(map: BpfMap, entries: { key: Buffer; value: Buffer }[], keep: boolean): void {
-    const want = new Set(entries.map((x) => x.key.toString('hex')));
-    for (const { key, value } of entries) {
-      if (keep && map.lookup(key)) continue;
-      map.update(key, value);
-    }
-    // Array maps cannot lose elements: an unused slot is zeroed (for the classifier: not valid).
+  /**
+   * Write every wanted entry, then delete the rest; `keep` leaves existing values (receive state) alone.
+   * `incremental`: only entries new or changed since this agent's last write of the map, and deletes of
+   * those it wrote and no longer wants (falls back to the full walk when nothing was recorded).
+   */
+  private sync(name: string, entries: { key: Buffer; value: Buffer }[], keep: boolean, incremental: boolean): void {
+    const map = this.map(name);
+    const prev = incremental ? this.written.get(name) : undefined;
+    // Unknown until this sync completes: a throw below leaves the next sync a full one.
+    this.written.delete(name);
+    const want = new Map(entries.map((x) => [x.key.toString('hex'), x.value] as const));
     const isArray = map.type === BPF_MAP_TYPE_ARRAY;
-    for (const k of map.keys()) {
-      if (want.has(k.toString('hex'))) continue;
-      if (isArray) map.update(k, Buffer.alloc(map.valueSize));
-      else map.delete(k);
+    // Array maps cannot lose elements: an unused slot is zeroed (for the classifier: not valid).
+    const drop = (k: Buffer) => { if (isArray) map.update(k, Buffer.alloc(map.valueSize)); else map.delete(k); this.writes.deleted++; };
+    if (prev) {
+      for (const { key, value } of entries) {
+        const old = prev.get(key.toString('hex'));
+        if (old && (keep || old.equals(value))) continue;
+        if (keep && map.lookup(key)) continue;
+        map.update(key, value);
+        this.writes.updated++;
+      }
+      for (const k of prev.keys()) if (!want.has(k)) drop(Buffer.from(k, 'hex'));
+    } else {
+      for (const { key, value } of entries) {
+        if (keep && map.lookup(key)) continue;
+        map.update(key, value);
+        this.writes.updated++;
+      }
+      for (const k of map.keys()) if (!want.has(k.toString('hex'))) drop(k);
     }
+    this.written.set(name, want);
   }
 
   /** Point (segment, site, class) steering entries at the paths the steering engine chose. */
@@ -136,21 +204,41 @@ export class Overlay {
     const siteId = new Map(b.paths.map((p) => [p.peerSite, p.peerSiteId]));
     const classId = new Map<string, number>([['default', 0], ...b.classifier.map((c) => [c.appClass, c.classId] as const)]);
     const steering = this.map('pt_steering');
+    const local = localServiceFlags(b);
     for (const row of table) {
       const seg = segId.get(row.segment), site = siteId.get(row.site), cls = classId.get(row.appClass);
       if (seg === undefined || site === undefined || cls === undefined) continue;
       const ids = row.pathIds.filter((id) => programmed.has(id)).slice(0, M.STEER_MAX_PATHS);
       if (!ids.length) continue; // keep what the map has rather than black-holing (the bundle's order)
+      // Existing flows may stay on a path that still complies (row.keep); new flows take ids only.
+      const keepers = row.keep.filter((id) => programmed.has(id) && !ids.includes(id)).slice(0, M.STEER_MAX_PATHS - ids.length);
       const rule = b.rules.find((r) => r.segment === row.segment && r.appClass === row.appClass);
-      steering.update(M.steerKey.encode({ segment: seg, site, class_id: cls }), M.steerVal.encode({
-        paths: [...ids, 0, 0, 0, 0].slice(0, M.STEER_MAX_PATHS), n_paths: ids.length,
-        flags: (row.mode === 'duplicate' && ids.length > 1 ? M.SteerFlag.duplicate : 0) | (rule?.perPacket ? M.SteerFlag.perPacket : 0),
-      }));
+      const key = M.steerKey.encode({ segment: seg, site, class_id: cls });
+      const value = M.steerVal.encode({
+        paths: [...ids, ...keepers, 0, 0, 0, 0].slice(0, M.STEER_MAX_PATHS), n_paths: ids.length, n_all: ids.length + keepers.length,
+        flags: (row.mode === 'duplicate' && ids.length > 1 ? M.SteerFlag.duplicate : 0) | (rule?.perPacket ? M.SteerFlag.perPacket : 0) | (local.get(cls) ?? 0),
+      });
+      steering.update(key, value);
+      this.steered.set(key.toString('hex'), value);
     }
   }
 
   private programmedPaths(): number[] {
     return (this.last?.maps.pt_paths ?? []).map((e) => e.key.readUInt16LE(0));
+  }
+
+  /**
+   * Receive counters (pt_rx) of the data a peer sends on its path `peerPathId` from underlay `address`,
+   * cumulative and truncated to u32 for the probe echo; undefined when no bundle path matches.
+   * Example: `overlay.rxCounters('192.0.2.1', 3)` → `{received: 1200, lost: 4, reordered: 0}`.
+   */
+  rxCounters(address: string, peerPathId: number): { received: number; lost: number; reordered: number } | undefined {
+    const p = this.bundle?.paths.find((x) => x.remoteAddress === address && x.peerPathId === peerPathId);
+    if (!p || !this.lan) return undefined;
+    const v = this.map('pt_rx').lookup(M.rxKey.encode({ site: p.peerSiteId, path: peerPathId }));
+    if (!v) return undefined;
+    const st = M.rxState.decode(v);
+    return { received: Number(BigInt.asUintN(32, st.received)), lost: Number(BigInt.asUintN(32, M.rxLoss(st))), reordered: Number(BigInt.asUintN(32, st.reordered)) };
   }
 
   status(): OverlayStatus {
@@ -171,13 +259,14 @@ export class Overlay {
     }
     return {
       datapath: this.opts.datapath, attached: [...this.attached].sort(), programmedPaths: this.programmedPaths(),
-      unresolvedPaths: this.last?.unresolved ?? [], notes: this.last?.notes ?? [], counters, drops,
+      unresolvedPaths: this.last?.unresolved ?? [], notes: this.last?.notes ?? [], counters, drops, writes: { ...this.writes },
     };
   }
 
   /** Close the objects; programs stay attached and maps stay pinned, so forwarding continues. */
   close(): void {
     this.lan?.close();
+    this.lanTc?.close();
     this.wan?.close();
   }
 }

@@ -4,8 +4,9 @@
  * events are kept (the last {@link EVENT_RING}) for the status API and appended to `events.jsonl` in the
  * state directory, the agent's telemetry until the controller's store takes it.
  *
- * Forwarding still follows the kernel routes (see kernel-routes.ts) until the XDP steering map lands;
- * the table here is what the data plane will be told.
+ * With an overlay data plane the table is written to its steering map (agent.ts → overlay.steer), and
+ * the responder echoes the overlay's per-path receive counters (pt_rx) to the probing peer: passive loss
+ * of the direction that peer steers, as fast as its data flows.
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,14 +22,29 @@ const EVALUATE_EVERY_MS = 500;
 
 export type AgentEvent = ({ type: 'path' } & PathEvent) | ({ type: 'steer' } & SteerEvent);
 
+/** One path in the status API. Times in ms; loss a fraction over the monitor's time window. */
 export interface PathSummary {
   id: number;
   peer: string;
   transport: string;
   state: string;
+  /** One-way latency estimate (srtt / 2); null before the first reply. Kept for older readers. */
   rttMs: number | null;
+  /** Smoothed round-trip time and the probe timeout derived from it. */
+  srttMs: number | null;
+  timeoutMs: number | null;
+  /** RTT percentiles over the last 256 replies. */
+  rttP50Ms: number | null;
+  rttP95Ms: number | null;
+  rttP99Ms: number | null;
+  /** RFC 3550 jitter (what the SLA is judged on) and the windowed mean / p95 of |ΔRTT|. */
   jitterMs: number;
+  jitterMeanMs: number | null;
+  jitterP95Ms: number | null;
   loss: number;
+  /** Data packets the peer reported received / missing on this path (its echoed pt_rx counters). */
+  passiveReceived: number;
+  passiveLost: number;
   compliant: string[];
 }
 
@@ -37,17 +53,54 @@ export interface PathSupervisorOptions {
   stateDir: string;
   /** UDP port of the responder here and at peers. Default 4784. */
   probePort?: number;
+  /**
+   * The data plane's receive counters for a peer's path (overlay.rxCounters), echoed to the prober at the
+   * peer so it sees the loss of the direction it sends in. Absent without an overlay.
+   */
+  rxReport?: (address: string, peerPathId: number) => { received: number; lost: number; reordered: number } | undefined;
   /** Probe interval while busy or unhealthy (ms). Default: the monitor's (100). */
   probeIntervalMs?: number;
   /**
    * Further path-monitor settings (see MonitorConfig: idleIntervalMs, downAfter, holdDownMs, …), over the
    * defaults; probeIntervalMs, when set, wins for intervalMs. Example: `{downAfter: 5, holdDownMs: 0}`.
    */
-  monitor?: Partial<Pick<MonitorConfig, 'intervalMs' | 'idleIntervalMs' | 'downAfter' | 'holdDownMs' | 'timeoutFloorMs'>>;
+  monitor?: Partial<Pick<MonitorConfig, 'intervalMs' | 'idleIntervalMs' | 'downAfter' | 'holdDownMs' | 'timeoutFloorMs' | 'timeoutCeilingMs' | 'minOutageMs' | 'usePassive'>> & { lossWindowMs?: number; fastWindowMs?: number };
   /** Steering hysteresis over the defaults (e.g. `{failbackHoldMs: 1000}`). */
   steerPolicy?: Partial<SteerPolicy>;
   /** Called with the steering table after every evaluation (the data plane applies it). */
   onSteering?: (table: readonly SteeringEntry[]) => void;
+}
+
+type MonitorSettings = NonNullable<PathSupervisorOptions['monitor']>;
+const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** Monitor settings in the prober's shape (the loss windows live in its stats options). */
+function proberMonitor(m: MonitorSettings) {
+  const { lossWindowMs, fastWindowMs, ...rest } = m;
+  const stats = defined({ timeWindowMs: lossWindowMs, fastWindowMs });
+  return { ...rest, ...(Object.keys(stats).length && { stats }) };
+}
+
+/**
+ * The effective tuning for a bundle: the agent's defaults, overridden by the bundle's `probing` section
+ * (the intent), overridden by the agent's command-line flags (benches), per transport too.
+ */
+export function tuningOf(bundle: Bundle, opts: Pick<PathSupervisorOptions, 'monitor' | 'probeIntervalMs' | 'steerPolicy'>) {
+  const bp = bundle.probing ?? {};
+  const flags: MonitorSettings = { ...opts.monitor, ...(opts.probeIntervalMs && { intervalMs: opts.probeIntervalMs }) };
+  const base: MonitorSettings = {
+    ...defined({
+      intervalMs: bp.intervalMs, idleIntervalMs: bp.idleIntervalMs, downAfter: bp.downAfter, holdDownMs: bp.holdDownMs,
+      timeoutFloorMs: bp.timeoutFloorMs, timeoutCeilingMs: bp.timeoutCeilingMs, minOutageMs: bp.minOutageMs,
+      lossWindowMs: bp.lossWindowMs, usePassive: bp.passive,
+    }),
+    ...flags,
+  };
+  const transports = Object.fromEntries(Object.entries(bp.transports ?? {}).map(([t, o]) => [t, proberMonitor({ ...defined(o), ...flags })]));
+  const steer: Partial<SteerPolicy> = {
+    ...defined({ minDwellMs: bp.minDwellMs, failbackHoldMs: bp.failbackHoldMs, failoverScore: bp.failoverScore, failbackScore: bp.failbackScore, betterBy: bp.betterBy }),
+    ...opts.steerPolicy,
+  };
+  return { monitor: proberMonitor(base), transports, steer, budgets: bp.budgets };
 }
 
 export class PathSupervisor {
@@ -64,7 +117,7 @@ export class PathSupervisor {
 
   /** Start the responder (peers probe us whether or not we have a bundle yet). */
   async start(): Promise<void> {
-    this.responder = new Responder({ port: this.opts.probePort, clock: this.opts.clock });
+    this.responder = new Responder({ port: this.opts.probePort, clock: this.opts.clock, ...(this.opts.rxReport && { rxReport: this.opts.rxReport }) });
     await this.responder.start();
   }
 
@@ -73,15 +126,16 @@ export class PathSupervisor {
     await this.prober?.stop();
     this.bundle = bundle;
     const probed = bundle.paths.filter((p) => p.probe);
+    const t = tuningOf(bundle, this.opts);
     this.prober = new Prober({
       paths: probed,
       slaClasses: bundle.slaClasses.map((s) => ({ name: s.name, latencyMs: s.latencyMs, jitterMs: s.jitterMs, loss: s.loss })),
       clock: this.opts.clock,
       port: this.opts.probePort,
-      monitor: { ...this.opts.monitor, ...(this.opts.probeIntervalMs && { intervalMs: this.opts.probeIntervalMs }) },
+      monitor: t.monitor, transportMonitor: t.transports, ...(t.budgets && { budgets: t.budgets }),
       onEvent: (e) => { this.record({ type: 'path', ...e }); this.evaluate(); },
     });
-    this.steerer = new Steerer({ paths: bundle.paths, rules: bundle.rules, slaClasses: bundle.slaClasses }, this.opts.steerPolicy);
+    this.steerer = new Steerer({ paths: bundle.paths, rules: bundle.rules, slaClasses: bundle.slaClasses }, t.steer);
     await this.prober.start();
     this.timer ??= setInterval(() => this.evaluate(), EVALUATE_EVERY_MS);
     this.timer.unref();
@@ -115,11 +169,17 @@ export class PathSupervisor {
   /** Path states, the steering table and recent events, for the status API. */
   status(): { paths: PathSummary[]; steering: SteeringEntry[]; events: { total: number; recent: AgentEvent[] } } {
     const views = new Map<number, PathView>((this.prober?.views() ?? []).map((v) => [v.id, v]));
+    const now = this.opts.clock.now();
     const paths = (this.bundle?.paths ?? []).map((p): PathSummary => {
       const v = views.get(p.id);
+      const mon = this.prober?.monitor(p.id);
+      const m = mon?.metrics(now);
       return {
         id: p.id, peer: p.peerNode, transport: p.transport, state: v?.state ?? (p.probe ? 'unknown' : 'not probed'),
-        rttMs: v?.metrics.latency ?? null, jitterMs: v?.metrics.jitter ?? 0, loss: v?.metrics.loss ?? 0,
+        rttMs: v?.metrics.latency ?? null, srttMs: m?.srtt ?? null, timeoutMs: m?.srtt !== undefined ? mon!.timeoutMs() : null,
+        rttP50Ms: m?.p50 ?? null, rttP95Ms: m?.p95 ?? null, rttP99Ms: m?.p99 ?? null,
+        jitterMs: v?.metrics.jitter ?? 0, jitterMeanMs: m?.jitterMean ?? null, jitterP95Ms: m?.jitterP95 ?? null,
+        loss: v?.metrics.loss ?? 0, passiveReceived: m?.passiveReceived ?? 0, passiveLost: m?.passiveLost ?? 0,
         compliant: v ? [...v.compliant].sort() : [],
       };
     });

@@ -62,6 +62,8 @@ export interface SessionConfig {
   passive?: boolean;
   /** Families announced in the multiprotocol capability (default IPv4 and IPv6 unicast). */
   families?: Family[];
+  /** Hand UPDATEs over with IPv4 prefixes undecoded (`CodecContext.rawNlri`); default false. */
+  rawNlri?: boolean;
 }
 
 /** What a session found out when it reached Established. */
@@ -321,7 +323,7 @@ export class Session {
 
   acceptOpen(m: OpenMessage): void {
     this.peerOpen = m;
-    this.ctx = { as4: m.capabilities.as4 !== undefined };
+    this.ctx = this.cfg.rawNlri ? { as4: m.capabilities.as4 !== undefined, rawNlri: true } : { as4: m.capabilities.as4 !== undefined };
     const ours = this.cfg.holdTime ?? 90;
     this.negotiatedHold = Math.min(ours, m.holdTime);
     this.info = { peerRouterId: m.routerId, holdTime: this.negotiatedHold, ctx: this.ctx, open: m, localAddress: this.conn?.localAddress ?? '', remoteAddress: this.conn?.remoteAddress ?? '' };

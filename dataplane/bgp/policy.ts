@@ -157,6 +157,9 @@ export class CompiledPolicy {
     });
   }
 
+  /** True when the policy accepts every route unchanged (no rules, default accept): callers may skip `apply`. */
+  get acceptsAll(): boolean { return this.rules.length === 0 && !this.deny; }
+
   /** Attributes after the first matching rule (or the default), undefined when denied. `localAsn` is used by `prepend`. */
   apply(r: PolicyRoute, localAsn = 0): PathAttributes | undefined {
     for (const rule of this.rules) {

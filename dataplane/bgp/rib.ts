@@ -8,7 +8,9 @@
  * reflection with ORIGINATOR_ID and CLUSTER_LIST, next-hop-self, Partial bit on carried attributes).
  * Adj-RIB-Out lives in the speaker, which knows each session's encoding.
  */
-import { F_PARTIAL, F_TRANSITIVE, NO_ADVERTISE, NO_EXPORT, asPathLength, parseIp, afiOf, type PathAttributes } from './codec/index.ts';
+import {
+  AFI_IPV4, F_PARTIAL, F_TRANSITIVE, NO_ADVERTISE, NO_EXPORT, asPathLength, afiOf, forEachNlri4, formatIp, parseIp, parsePrefix, prefix4Text, type PathAttributes,
+} from './codec/index.ts';
 
 /** A neighbour as the RIB sees it. */
 export interface PeerRef {
@@ -74,81 +76,224 @@ export function selectBest(routes: readonly Route[]): { best: Route | undefined;
 }
 
 /**
+ * One peer's path as the Loc-RIB holds it: attributes + peer, shared by every prefix that arrived in the
+ * same UPDATE (as BIRD shares its `rta`), so a full table costs one map entry per prefix and no object.
+ */
+class Path {
+  constructor(readonly attrs: PathAttributes, readonly peer: PeerRef | undefined) {}
+}
+
+/** The public view of a path to one prefix, made when someone asks (events, `bests()`); the prefix text is built on first read. */
+class RibRoute implements Route {
+  private text: string | undefined;
+  readonly attrs: PathAttributes;
+  readonly peer: PeerRef | undefined;
+  constructor(readonly path: Path, readonly address: number, readonly length: number, text?: string) { this.attrs = path.attrs; this.peer = path.peer; this.text = text; }
+  get prefix(): string { return (this.text ??= prefix4Text(this.address, this.length)); }
+  toJSON(): Route { return { prefix: this.prefix, attrs: this.attrs, peer: this.peer }; }
+}
+
+/** A best-path change; its routes (and their prefix text) are made on first read. */
+class RibChange implements BestChange {
+  private b: RibRoute | undefined;
+  private p: RibRoute | undefined;
+  constructor(readonly segment: string, private readonly bestPath: Path | undefined, private readonly previousPath: Path | undefined, private readonly address: number, private readonly length: number, private text: string | undefined) {}
+  get best(): Route | undefined { return this.bestPath && (this.b ??= this.view(this.bestPath)); }
+  get previous(): Route | undefined { return this.previousPath && (this.p ??= this.view(this.previousPath)); }
+  get prefix(): string { return (this.best ?? this.previous)!.prefix; }
+  /** The new best path's peer id without making a route view (undefined: gone or our own). */
+  get bestPeerId(): string | undefined { return this.bestPath?.peer?.id; }
+  toJSON(): BestChange { return { segment: this.segment, prefix: this.prefix, best: this.best, previous: this.previous }; }
+  private view(path: Path): RibRoute {
+    const r = new RibRoute(path, this.address, this.length, this.text);
+    this.text = r.prefix;
+    return r;
+  }
+}
+
+/** Peer id of a change's new best path (cheap for the RIB's own change objects). */
+export const bestPeerIdOf = (c: BestChange): string | undefined => (c instanceof RibChange ? c.bestPeerId : c.best?.peer?.id);
+
+/** One prefix's candidates: a single path (the common case, no array), or all paths best first. */
+type Slot = Path | Path[];
+const ownerOf = (r: { peer: PeerRef | undefined }): string => r.peer?.id ?? '';
+const V6 = -1;
+const key4 = (b: Uint8Array): number => (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!;
+
+/**
  * Adj-RIB-In and Loc-RIB of one segment. Feed it accepted routes with {@link Rib.update} and
- * withdrawals with {@link Rib.withdraw}; it calls `onChange` for each best-path change.
+ * withdrawals with {@link Rib.withdraw} (or a whole IPv4 NLRI field with {@link Rib.updateNlri4} /
+ * {@link Rib.withdrawNlri4}); it calls `onChange` synchronously for each best-path change.
  * The Adj-RIB-In is not a second table: each peer's post-policy path sits in the Loc-RIB candidate list
- * (tagged with its peer), so a full table costs one map entry per prefix; {@link Rib.adjRibIn} derives a
- * peer's view and {@link Rib.dropPeer} walks the table once. Pre-policy routes are not kept: a policy
- * change asks the peer for a ROUTE-REFRESH instead.
+ * (tagged with its peer), so a full table costs one map entry and one small object per prefix; IPv4
+ * prefixes are keyed by number in one map per prefix length, IPv6 ones by canonical text.
+ * {@link Rib.adjRibIn} derives a peer's view and {@link Rib.dropPeer} walks the table once. Pre-policy
+ * routes are not kept: a policy change asks the peer for a ROUTE-REFRESH instead.
  * Example: `const rib = new Rib('default', (c) => fib.apply(c)); rib.update(peer, '10.0.0.0/8', attrs);`
  */
 export class Rib {
-  /** Loc-RIB: every candidate path per prefix (one per peer), best first. */
-  readonly loc = new Map<string, Route[]>();
+  /** IPv4 Loc-RIB: index = prefix length, key = address as a signed 32-bit number (a small integer to V8). */
+  private readonly v4: (Map<number, Slot> | undefined)[] = [];
+  /** IPv6 Loc-RIB by canonical prefix text. */
+  private readonly v6 = new Map<string, Slot>();
+  private n = 0;
   private counts = new Map<string, number>();
+  /** Paths added/removed by the current operation, for the per-peer counts. */
+  private added = 0;
+  private removed = 0;
+  /** The last path made by {@link update}, reused while the same peer sends the same attribute object. */
+  private last: Path | undefined;
 
   constructor(readonly segment: string, private readonly onChange: (c: BestChange) => void = () => {}) {}
 
-  /** Installs or replaces a peer's (or, with `peer` undefined, our own) path. */
+  /** Installs or replaces a peer's (or, with `peer` undefined, our own) path; `prefix` as text, e.g. "10.1.0.0/16". */
   update(peer: PeerRef | undefined, prefix: string, attrs: PathAttributes): void {
-    const route: Route = { prefix, attrs, peer };
-    const key = peer?.id ?? '';
-    const list = this.loc.get(prefix);
-    if (!list) {
-      this.loc.set(prefix, [route]);
-      this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-      this.onChange({ segment: this.segment, prefix, best: route, previous: undefined });
-      return;
-    }
-    const previous = list[0];
-    const i = list.findIndex((r) => (r.peer?.id ?? '') === key);
-    if (i >= 0) list[i] = route;
-    else { list.push(route); this.counts.set(key, (this.counts.get(key) ?? 0) + 1); }
-    this.reselect(prefix, list, previous);
+    const p = parsePrefix(prefix);
+    if (!p) return;
+    const path = this.last?.attrs === attrs && this.last.peer === peer ? this.last : (this.last = new Path(attrs, peer));
+    this.added = 0;
+    if (p.afi === AFI_IPV4) this.put(this.map4(p.len), key4(p.bytes), path, p.len, undefined);
+    else this.put(this.v6, `${formatIp(p.bytes, p.afi)}/${p.len}`, path, V6, `${formatIp(p.bytes, p.afi)}/${p.len}`);
+    this.bump(peer?.id ?? '', this.added);
   }
 
   /** Removes a peer's path; a no-op when it had none. */
   withdraw(peer: PeerRef | undefined, prefix: string): void {
-    const key = peer?.id ?? '';
-    const list = this.loc.get(prefix);
-    const i = list ? list.findIndex((r) => (r.peer?.id ?? '') === key) : -1;
-    if (!list || i < 0) return;
-    this.counts.set(key, this.counts.get(key)! - 1);
-    const previous = list[0];
-    list.splice(i, 1);
-    if (!list.length) { this.loc.delete(prefix); this.onChange({ segment: this.segment, prefix, best: undefined, previous }); return; }
-    this.reselect(prefix, list, previous);
+    const p = parsePrefix(prefix);
+    if (!p) return;
+    const owner = peer?.id ?? '';
+    this.removed = 0;
+    if (p.afi === AFI_IPV4) { const m = this.v4[p.len]; if (m) this.take(m, key4(p.bytes), owner, p.len, undefined); }
+    else { const t = `${formatIp(p.bytes, p.afi)}/${p.len}`; this.take(this.v6, t, owner, V6, t); }
+    this.bump(owner, -this.removed);
+  }
+
+  /**
+   * Installs a peer's path, with the same attributes, for every prefix of a validated IPv4 NLRI field
+   * (an UPDATE's classic NLRI, see `CodecContext.rawNlri`): one tight loop, one shared path object, no
+   * string or object per prefix. Example: `rib.updateNlri4(peer, update.nlriRaw, update.attrs)`.
+   */
+  updateNlri4(peer: PeerRef | undefined, nlri: Uint8Array, attrs: PathAttributes): void {
+    const path = new Path(attrs, peer);
+    this.added = 0;
+    forEachNlri4(nlri, (a, len) => this.put(this.map4(len), a | 0, path, len, undefined));
+    this.bump(peer?.id ?? '', this.added);
+  }
+
+  /** Removes a peer's paths for every prefix of a validated IPv4 NLRI field (withdrawn routes). */
+  withdrawNlri4(peer: PeerRef | undefined, nlri: Uint8Array): void {
+    const owner = peer?.id ?? '';
+    this.removed = 0;
+    forEachNlri4(nlri, (a, len) => { const m = this.v4[len]; if (m) this.take(m, a | 0, owner, len, undefined); });
+    this.bump(owner, -this.removed);
   }
 
   /** Removes every path from a peer (session down). */
   dropPeer(peerId: string): void {
     if (!this.counts.get(peerId)) return;
-    const gone: [PeerRef | undefined, string][] = [];
-    for (const [prefix, list] of this.loc) for (const r of list) if ((r.peer?.id ?? '') === peerId) gone.push([r.peer, prefix]);
-    for (const [peer, prefix] of gone) this.withdraw(peer, prefix);
+    const has = (slot: Slot) => (Array.isArray(slot) ? slot.some((r) => ownerOf(r) === peerId) : ownerOf(slot) === peerId);
+    this.v4.forEach((m, len) => {
+      if (!m) return;
+      const gone: number[] = [];
+      for (const [k, slot] of m) if (has(slot)) gone.push(k);
+      for (const k of gone) this.take(m, k, peerId, len, undefined);
+    });
+    const gone6: string[] = [];
+    for (const [k, slot] of this.v6) if (has(slot)) gone6.push(k);
+    for (const k of gone6) this.take(this.v6, k, peerId, V6, k);
     this.counts.delete(peerId);
   }
 
   /** Number of paths a peer has in this segment (its Adj-RIB-In size, post policy). */
   received(peerId: string): number { return this.counts.get(peerId) ?? 0; }
 
-  /** A peer's Adj-RIB-In (post policy), derived from the Loc-RIB; for displays, O(table). */
+  /** A peer's Adj-RIB-In (post policy) by prefix text, derived from the Loc-RIB; for displays, O(table). */
   adjRibIn(peerId: string): Map<string, Route> {
     const out = new Map<string, Route>();
-    for (const [prefix, list] of this.loc) for (const r of list) if ((r.peer?.id ?? '') === peerId) out.set(prefix, r);
+    for (const r of this.all((slot) => (Array.isArray(slot) ? slot.find((x) => ownerOf(x) === peerId) : ownerOf(slot) === peerId ? slot : undefined))) out.set(r.prefix, r);
     return out;
   }
 
-  best(prefix: string): Route | undefined { return this.loc.get(prefix)?.[0]; }
-  /** Number of prefixes with a best path. */
-  get size(): number { return this.loc.size; }
-  /** Every best path. */
-  *bests(): IterableIterator<Route> { for (const l of this.loc.values()) yield l[0]!; }
+  /** The best path to a prefix given as text, e.g. `rib.best('10.1.0.0/16')`. */
+  best(prefix: string): Route | undefined {
+    const p = parsePrefix(prefix);
+    if (!p) return undefined;
+    const v4 = p.afi === AFI_IPV4;
+    const slot = v4 ? this.v4[p.len]?.get(key4(p.bytes)) : this.v6.get(`${formatIp(p.bytes, p.afi)}/${p.len}`);
+    if (!slot) return undefined;
+    const a = v4 ? key4(p.bytes) >>> 0 : 0;
+    return new RibRoute(Array.isArray(slot) ? slot[0]! : slot, a, v4 ? p.len : V6, v4 ? undefined : `${formatIp(p.bytes, p.afi)}/${p.len}`);
+  }
 
-  private reselect(prefix: string, list: Route[], previous: Route | undefined): void {
-    const { best } = selectBest(list);
-    if (best !== list[0]) { list.splice(list.indexOf(best!), 1); list.unshift(best!); }
-    if (best !== previous) this.onChange({ segment: this.segment, prefix, best, previous });
+  /** Number of prefixes with a best path (IPv4 and IPv6). */
+  get size(): number { return this.n; }
+
+  /** Every best path: IPv4 by prefix length then arrival, then IPv6. */
+  bests(): IterableIterator<Route> { return this.all((slot) => (Array.isArray(slot) ? slot[0] : slot)); }
+
+  private *all(pick: (s: Slot) => Path | undefined): IterableIterator<Route> {
+    for (let len = 0; len < this.v4.length; len++) {
+      const m = this.v4[len];
+      if (m) for (const [k, slot] of m) { const p = pick(slot); if (p) yield new RibRoute(p, k >>> 0, len); }
+    }
+    for (const [k, slot] of this.v6) { const p = pick(slot); if (p) yield new RibRoute(p, 0, V6, k); }
+  }
+
+  private map4(len: number): Map<number, Slot> { return (this.v4[len] ??= new Map()); }
+  private bump(owner: string, by: number): void { if (by) this.counts.set(owner, (this.counts.get(owner) ?? 0) + by); }
+  private change(best: Path | undefined, previous: Path | undefined, k: number | string, len: number, text: string | undefined): void {
+    this.onChange(new RibChange(this.segment, best, previous, typeof k === 'number' ? k >>> 0 : 0, len, text));
+  }
+
+  private put<K extends number | string>(m: Map<K, Slot>, k: K, path: Path, len: number, text: string | undefined): void {
+    const slot = m.get(k);
+    if (slot === undefined) {
+      m.set(k, path);
+      this.n++;
+      this.added++;
+      this.change(path, undefined, k, len, text);
+      return;
+    }
+    const owner = ownerOf(path);
+    if (!Array.isArray(slot)) {
+      if (ownerOf(slot) === owner) { m.set(k, path); if (slot !== path) this.change(path, slot, k, len, text); return; }
+      this.added++;
+      const list = [slot, path];
+      m.set(k, list);
+      this.reselect(list, slot, k, len, text);
+      return;
+    }
+    const previous = slot[0]!;
+    const i = slot.findIndex((r) => ownerOf(r) === owner);
+    if (i >= 0) slot[i] = path; else { slot.push(path); this.added++; }
+    this.reselect(slot, previous, k, len, text);
+  }
+
+  /** Removes `owner`'s path at `k`; counts into `removed`. */
+  private take<K extends number | string>(m: Map<K, Slot>, k: K, owner: string, len: number, text: string | undefined): void {
+    const slot = m.get(k);
+    if (slot === undefined) return;
+    if (!Array.isArray(slot)) {
+      if (ownerOf(slot) !== owner) return;
+      m.delete(k);
+      this.n--;
+      this.removed++;
+      this.change(undefined, slot, k, len, text);
+      return;
+    }
+    const i = slot.findIndex((r) => ownerOf(r) === owner);
+    if (i < 0) return;
+    this.removed++;
+    const previous = slot[0]!;
+    slot.splice(i, 1);
+    if (slot.length === 1) m.set(k, slot[0]!);
+    this.reselect(slot, previous, k, len, text);
+  }
+
+  private reselect(list: Path[], previous: Path, k: number | string, len: number, text: string | undefined): void {
+    const best = selectBest(list as unknown as Route[]).best as unknown as Path;
+    if (best !== list[0]) { list.splice(list.indexOf(best), 1); list.unshift(best); }
+    if (best !== previous) this.change(best, previous, k, len, text);
   }
 }
 

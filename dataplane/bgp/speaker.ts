@@ -14,11 +14,11 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import {
-  AFI_IPV4, AFI_IPV6, SAFI_UNICAST, chunkPrefixes, encodeAttributes, encodeRouteRefresh, encodeUpdate, nlriBudget,
+  AFI_IPV4, AFI_IPV6, SAFI_UNICAST, chunkPrefixes, encodeAttributes, forEachNlri4, prefix4Text, encodeRouteRefresh, encodeUpdate, nlriBudget,
   type Family, type PathAttributes, type UpdateMessage,
 } from './codec/index.ts';
 import { Session, systemClock, type Clock, type Connection, type Dialer, type State } from './fsm.ts';
-import { Rib, exportAttributes, type BestChange, type PeerRef, type Route } from './rib.ts';
+import { Rib, bestPeerIdOf, exportAttributes, type BestChange, type PeerRef, type Route } from './rib.ts';
 import { ACCEPT_ALL, CompiledPolicy, parseCommunity, parseLargeCommunity } from './policy.ts';
 import type { NeighborConfig, SpeakerConfig } from './config.ts';
 
@@ -79,14 +79,14 @@ class Neighbor {
   pending = new Map<string, PathAttributes | null>();
   flushScheduled = false;
   families = new Set<number>();
-  constructor(readonly cfg: NeighborConfig, speaker: BgpSpeaker, dialer: Dialer, clock: Clock) {
+  constructor(public cfg: NeighborConfig, speaker: BgpSpeaker, dialer: Dialer, clock: Clock) {
     this.ref = { id: cfg.address, asn: cfg.asn, routerId: '0.0.0.0', ibgp: cfg.asn === speaker.cfg.asn, rrClient: cfg.rrClient };
     this.importPolicy = cfg.import ? new CompiledPolicy(speaker.cfg.policies[cfg.import]!) : ACCEPT_ALL;
     this.exportPolicy = cfg.export ? new CompiledPolicy(speaker.cfg.policies[cfg.export]!) : ACCEPT_ALL;
     const families: Family[] = cfg.families.map((f) => ({ afi: f === 'ipv4' ? AFI_IPV4 : AFI_IPV6, safi: SAFI_UNICAST }));
     this.session = new Session({
       localAsn: speaker.cfg.asn, routerId: speaker.cfg.routerId, peerAsn: cfg.asn, holdTime: cfg.holdTime, keepaliveTime: cfg.keepaliveTime,
-      connectRetryTime: cfg.connectRetryTime, idleHoldTime: cfg.idleHoldTime, passive: cfg.passive, families,
+      connectRetryTime: cfg.connectRetryTime, idleHoldTime: cfg.idleHoldTime, passive: cfg.passive, families, rawNlri: true,
     }, dialer, clock, {
       stateChange: (from, to, reason) => speaker.emit('session', { address: cfg.address, from, to, reason }),
       established: (info) => {
@@ -115,10 +115,76 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   private server: net.Server | undefined;
   private readonly clock: Clock;
 
-  constructor(readonly cfg: SpeakerConfig, opts: SpeakerOptions = {}) {
+  private started = false;
+
+  constructor(public cfg: SpeakerConfig, opts: SpeakerOptions = {}) {
     super();
     this.clock = opts.clock ?? systemClock;
     for (const n of cfg.neighbors) this.neighbors.set(n.address, new Neighbor(n, this, tcpDialer(n), this.clock));
+  }
+
+  /**
+   * Applies a new configuration without touching what did not change: neighbours that are gone get Cease
+   * and their routes leave the RIB; new ones start; a neighbour whose session settings changed (AS, hold
+   * time, addresses, segment, …) is restarted alone; one whose import policy changed (by name or content)
+   * is asked for a ROUTE-REFRESH, one whose export policy changed gets its table re-evaluated (updates and
+   * withdrawals as needed); networks are originated/withdrawn by difference. Returns what was done, or
+   * undefined — changing nothing — when the AS, router id, cluster id or listener changed: those need a
+   * new speaker. Example: `if (!sp.reconfigure(next)) { await sp.stop(); sp = new BgpSpeaker(next); }`
+   */
+  reconfigure(next: SpeakerConfig): { added: string[]; removed: string[]; restarted: string[]; refreshed: string[]; reexported: string[] } | undefined {
+    const j = JSON.stringify;
+    const old = this.cfg;
+    if (old.asn !== next.asn || old.routerId !== next.routerId || old.clusterId !== next.clusterId || j(old.listen) !== j(next.listen)) return undefined;
+    const done = { added: [] as string[], removed: [] as string[], restarted: [] as string[], refreshed: [] as string[], reexported: [] as string[] };
+    const policyOf = (c: SpeakerConfig, name: string | undefined) => j(name === undefined ? null : c.policies[name]);
+    const session = ({ import: _i, export: _e, ...rest }: NeighborConfig) => j(rest);
+    this.cfg = next;
+    const wanted = new Map(next.neighbors.map((n) => [n.address, n]));
+    for (const [address, nb] of [...this.neighbors]) {
+      const n = wanted.get(address);
+      if (n && session(n) === session(nb.cfg)) continue;
+      nb.session.stop();
+      this.ribOf(nb.cfg.segment).dropPeer(address);
+      this.neighbors.delete(address);
+      (n ? done.restarted : done.removed).push(address);
+    }
+    for (const n of next.neighbors) {
+      const nb = this.neighbors.get(n.address);
+      if (!nb) {
+        const fresh = new Neighbor(n, this, tcpDialer(n), this.clock);
+        this.neighbors.set(n.address, fresh);
+        if (this.started) fresh.session.start();
+        if (!done.restarted.includes(n.address)) done.added.push(n.address);
+        continue;
+      }
+      const importChanged = policyOf(old, nb.cfg.import) !== policyOf(next, n.import);
+      const exportChanged = policyOf(old, nb.cfg.export) !== policyOf(next, n.export);
+      nb.cfg = n;
+      const up = nb.session.state === 'Established';
+      if (importChanged) {
+        nb.importPolicy = n.import ? new CompiledPolicy(next.policies[n.import]!) : ACCEPT_ALL;
+        if (up) { for (const afi of nb.families) nb.session.send(encodeRouteRefresh(afi, SAFI_UNICAST)); done.refreshed.push(n.address); }
+      }
+      if (exportChanged) {
+        nb.exportPolicy = n.export ? new CompiledPolicy(next.policies[n.export]!) : ACCEPT_ALL;
+        if (up) { this.reexport(nb); done.reexported.push(n.address); }
+      }
+    }
+    const key = (n: SpeakerConfig['networks'][number]) => `${n.segment}|${n.prefix}`;
+    const before = new Map(old.networks.map((n) => [key(n), j(n)]));
+    const after = new Set(next.networks.map(key));
+    for (const n of old.networks) if (!after.has(key(n))) this.withdrawNetwork(n.prefix, n.segment);
+    if (this.started) for (const n of next.networks) if (before.get(key(n)) !== j(n)) this.originate(n);
+    this.emit('log', `reconfigured in place: ${j(done)}`);
+    return done;
+  }
+
+  /** Re-runs export for every best path of the neighbour's segment: new or changed ones are sent, denied ones withdrawn. */
+  private reexport(nb: Neighbor): void {
+    const seen = new Set<string>();
+    for (const r of this.ribOf(nb.cfg.segment).bests()) { seen.add(r.prefix); this.queueExport(nb, r.prefix, r); }
+    for (const p of nb.adjOut.keys()) if (!seen.has(p)) this.queueExport(nb, p, undefined);
   }
 
   /** The segment's RIB, created on first use. */
@@ -133,6 +199,7 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
 
   /** Listens (unless `listen.port` is 0), originates `networks` and starts every session. */
   async start(): Promise<void> {
+    this.started = true;
     for (const n of this.cfg.networks) this.originate(n);
     if (this.cfg.listen.port !== 0) {
       this.server = net.createServer((sock) => {
@@ -202,14 +269,17 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     const rib = this.ribOf(nb.cfg.segment);
     for (const e of m.errors ?? []) this.emit('log', `${nb.cfg.address}: ${e.action}: ${e.reason}`);
     for (const p of m.withdrawn) rib.withdraw(nb.ref, p);
+    if (m.withdrawnRaw?.length) rib.withdrawNlri4(nb.ref, m.withdrawnRaw);
     for (const p of m.attrs.mpUnreach?.withdrawn ?? []) rib.withdraw(nb.ref, p);
     const mp = m.attrs.mpReach;
+    const raw = m.nlriRaw?.length ? m.nlriRaw : undefined;
     if (m.treatAsWithdraw) {
       for (const p of m.nlri) rib.withdraw(nb.ref, p);
+      if (raw) rib.withdrawNlri4(nb.ref, raw);
       for (const p of mp?.nlri ?? []) rib.withdraw(nb.ref, p);
       return;
     }
-    if (!m.nlri.length && !mp?.nlri.length) return;
+    if (!m.nlri.length && !raw && !mp?.nlri.length) return;
     let attrs: PathAttributes = m.attrs;
     if (attrs.mpReach || attrs.mpUnreach || (!nb.ref.ibgp && attrs.localPref !== undefined)) {
       attrs = { ...attrs };
@@ -224,6 +294,12 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       if (out) rib.update(nb.ref, prefix, out); else rib.withdraw(nb.ref, prefix);
     };
     for (const p of m.nlri) accept(p, attrs);
+    if (raw) {
+      // The full-table path: one loop over the NLRI bytes, no prefix text unless a policy needs it.
+      if (loop) rib.withdrawNlri4(nb.ref, raw);
+      else if (nb.importPolicy.acceptsAll) rib.updateNlri4(nb.ref, raw, attrs);
+      else forEachNlri4(raw, (a, len) => accept(prefix4Text(a, len), attrs));
+    }
     if (mp?.nlri.length && mp.nextHops[0]) {
       const a6 = { ...attrs, nextHop: mp.nextHops[0] };
       delete a6.mpReach;
@@ -235,6 +311,8 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   private propagate(c: BestChange): void {
     for (const nb of this.neighbors.values()) {
       if (nb.cfg.segment !== c.segment || nb.session.state !== 'Established') continue;
+      // A path from this very neighbour is never sent back; with nothing advertised or queued there is nothing to withdraw either.
+      if (nb.adjOut.size === 0 && nb.pending.size === 0 && bestPeerIdOf(c) === nb.cfg.address) continue;
       this.queueExport(nb, c.prefix, c.best);
     }
   }

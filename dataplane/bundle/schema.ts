@@ -26,6 +26,11 @@ export const BundleWanInterface = z.strictObject({
   /** bit/s; 0 = unknown. */
   bandwidthUp: z.number().nonnegative(),
   bandwidthDown: z.number().nonnegative(),
+  /**
+   * Egress shaping of this interface (docs/qos.md): an HTB shaper at `rateBps` (bit/s, the transport's
+   * committed upstream rate) with one class per QoS class. Absent = unshaped (XDP fast path).
+   */
+  shape: z.strictObject({ rateBps: z.number().int().positive() }).optional(),
 });
 
 export const BundleLanInterface = z.strictObject({
@@ -107,11 +112,43 @@ export const BundleRule = z.strictObject({
   slaClass: Name.optional(),
   qosClass: Name.optional(),
   service: z.enum(['overlay', 'direct-internet', 'backhaul']),
-  strategy: z.enum(['preference', 'load-balance', 'duplicate']),
+  strategy: z.enum(['preference', 'best-quality', 'load-balance', 'duplicate']),
   /** Transports in order of preference (local colours). */
   preferred: z.array(Name),
   /** Steer per packet instead of per flow. */
   perPacket: z.boolean(),
+});
+
+const ms = z.number().nonnegative();
+/** Probe tuning a transport may override; every field optional (the agent's defaults, docs/probing.md). */
+const bundleProbeTuning = {
+  intervalMs: z.number().min(10).optional(),
+  idleIntervalMs: z.number().min(10).optional(),
+  downAfter: z.number().int().min(1).optional(),
+  holdDownMs: ms.optional(),
+  timeoutFloorMs: z.number().min(1).optional(),
+  timeoutCeilingMs: z.number().min(1).optional(),
+  minOutageMs: ms.optional(),
+};
+
+/**
+ * Probing and steering tuning from the intent's `probing` section, in ms and score points, plus the probe
+ * budget (bit/s) of each transport that sets one. Absent fields keep the agent's defaults; the agent's
+ * command-line flags override all of it (benches). Example: `{intervalMs: 50, transports: {lte: {intervalMs: 1000}}, budgets: {lte: 16000}}`.
+ */
+export const BundleProbing = z.strictObject({
+  ...bundleProbeTuning,
+  lossWindowMs: z.number().min(100).optional(),
+  passive: z.boolean().optional(),
+  failbackHoldMs: ms.optional(),
+  minDwellMs: ms.optional(),
+  failoverScore: z.number().min(0).max(100).optional(),
+  failbackScore: z.number().min(0).max(100).optional(),
+  betterBy: z.number().min(0).max(100).optional(),
+  /** Transport name → overrides of the probe tuning for its paths. */
+  transports: z.record(z.string(), z.strictObject(bundleProbeTuning)).optional(),
+  /** Transport name → probe budget, bit/s. */
+  budgets: z.record(z.string(), z.number().positive()).optional(),
 });
 
 export const BundleSlaClass = z.strictObject({
@@ -132,6 +169,11 @@ export const BundleQosClass = z.strictObject({
   weight: z.number().int().min(1).max(1000),
   /** DSCP to mark, if any. */
   dscp: z.number().int().min(0).max(63).optional(),
+  /**
+   * Application class ids (BundleClassRule.classId, as carried in the overlay header) whose packets this
+   * class shapes: the first rule naming an application class with a QoS class decides. Default [].
+   */
+  classIds: z.array(z.number().int().min(0).max(255)).default([]),
 });
 
 /**
@@ -151,6 +193,30 @@ export const BundleBgp = z.strictObject({
   if (b.asn === undefined && Object.keys(b).length > 0) ctx.addIssue({ code: 'custom', path: ['asn'], message: 'asn is required when the bgp section is not empty ({} means no BGP)' });
 });
 
+/**
+ * WAN optimisation of this edge (docs/wanopt.md); `{}` = none (bundles of intents without `wanopt`).
+ * `classes`: application classes whose TCP flows the LAN program hands to the local stack, where nftables
+ * TPROXY diverts them to the proxy on 127.0.0.1:`interceptPort`; the proxy carries them over one session per
+ * peer edge to the peer's `sessionPort` (TCP, on its WAN addresses). `fec`: classes whose UDP packets are
+ * handed to the agent's FEC relay and sent, k data + m parity per block, to the peer's `fecPort` (UDP);
+ * `holdMs` is the receiver's reorder/repair wait. Example:
+ *   `{ interceptPort: 7770, sessionPort: 7771, fecPort: 7772, classes: [{ appClass: 'bulk', classId: 2 }],
+ *      fec: [{ appClass: 'voip', classId: 1, k: 8, m: 2, holdMs: 50 }] }`
+ */
+export const BundleWanopt = z.strictObject({
+  interceptPort: z.number().int().min(1).max(65535).optional(),
+  sessionPort: z.number().int().min(1).max(65535).optional(),
+  fecPort: z.number().int().min(1).max(65535).optional(),
+  classes: z.array(z.strictObject({ appClass: Name, classId: z.number().int().min(0).max(255) })).optional(),
+  fec: z.array(z.strictObject({
+    appClass: Name,
+    classId: z.number().int().min(0).max(255),
+    k: z.number().int().min(1).max(128),
+    m: z.number().int().min(1).max(64),
+    holdMs: z.number().int().min(1).max(1000),
+  })).optional(),
+});
+
 export const Bundle = z.strictObject({
   apiVersion: z.literal(BUNDLE_API_VERSION),
   node: Name,
@@ -167,10 +233,16 @@ export const Bundle = z.strictObject({
   qosClasses: z.array(BundleQosClass),
   /** BGP speaker configuration; `{}` = no BGP (see {@link BundleBgp}). */
   bgp: BundleBgp.default({}),
-  /** Filled by the WAN-optimisation issue. */
-  wanopt: z.record(z.string(), z.unknown()).default({}),
+  /** Probe and steering tuning; absent = the agent's defaults (see {@link BundleProbing}). */
+  probing: BundleProbing.optional(),
+  /** WAN-opt proxy and FEC classes; `{}` = none (see {@link BundleWanopt}). */
+  wanopt: BundleWanopt.default({}),
 });
 export type Bundle = z.output<typeof Bundle>;
 export type BundlePath = z.output<typeof BundlePath>;
 export type BundleRoute = z.output<typeof BundleRoute>;
 export type BundleBgp = z.output<typeof BundleBgp>;
+export type BundleProbing = z.output<typeof BundleProbing>;
+export type BundleQosClass = z.output<typeof BundleQosClass>;
+export type BundleWanInterface = z.output<typeof BundleWanInterface>;
+export type BundleWanopt = z.output<typeof BundleWanopt>;

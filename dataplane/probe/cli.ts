@@ -4,7 +4,7 @@
  *   node --import tsx dataplane/probe/cli.ts respond [--bind 0.0.0.0] [--port 4784]
  *   node --import tsx dataplane/probe/cli.ts probe --path 1,10.0.0.1,10.0.0.2[,transport] [--path …]
  *        [--interval 100] [--idle-interval 1000] [--no-adaptive] [--down-after 3] [--up-after 3]
- *        [--hold-down 5000] [--timeout-floor 200] [--port 4784] [--report 500]
+ *        [--hold-down 5000] [--timeout-floor 50] [--port 4784] [--report 500]
  *
  * Output is JSON lines on stdout: `{"type":"ready",…}` once sockets are bound, `{"type":"event",…}` per
  * path event, and `{"type":"metrics",…}` every --report ms. Bad arguments exit 2 with a message.
@@ -63,7 +63,7 @@ if (cmd === 'respond') {
     monitor: {
       intervalMs: num(values.interval, 'interval', 100), idleIntervalMs: num(values['idle-interval'], 'idle-interval', 1000),
       adaptive: !values['no-adaptive'], downAfter: num(values['down-after'], 'down-after', 3), upAfter: num(values['up-after'], 'up-after', 3),
-      holdDownMs: num(values['hold-down'], 'hold-down', 5000), timeoutFloorMs: num(values['timeout-floor'], 'timeout-floor', 200),
+      holdDownMs: num(values['hold-down'], 'hold-down', 5000), timeoutFloorMs: num(values['timeout-floor'], 'timeout-floor', 50),
     },
     onEvent: (e) => out({ type: 'event', ...e }),
   });

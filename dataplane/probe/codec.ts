@@ -19,7 +19,18 @@
  *  39   1 reserved, 0
  *  40  16 observed source address (IPv4 in the first 4 bytes, rest 0)
  * ```
- * Trailing bytes after offset 56 are ignored (room for padding when probing path MTU later).
+ * Optional receive-report block (16 bytes at offset 56, so such probes are 72 bytes long):
+ * ```
+ *  56   1 block type 1 = receive report
+ *  57   1 flags: bit 0 = the counters below are valid
+ *  58   2 reserved, 0
+ *  60   4 data packets received on this path from the prober (cumulative, wraps at 2^32)
+ *  64   4 data packets missing from the path's sequence numbers (cumulative, wraps)
+ *  68   4 data packets that arrived out of order (cumulative, wraps)
+ * ```
+ * A request carries the block empty (flags 0) to make room: the reflector fills it with what its data
+ * plane saw arriving on the prober's path (passive loss of the direction the prober steers) and answers
+ * with exactly as many bytes as it received. Other trailing bytes are ignored (room for PMTU padding).
  * Decoding never throws: a malformed datagram is returned as a {@link ProbeDecodeError}.
  */
 import { isIPv4, isIPv6 } from 'node:net';
@@ -27,8 +38,11 @@ import { addrToBigint, bigintToAddr } from '../net.ts';
 
 export const PROBE_MAGIC = 0x5054;
 export const PROBE_VERSION = 1;
-/** Bytes of every probe payload (request and reply). */
+/** Bytes of the base probe payload (request and reply). */
 export const PROBE_LENGTH = 56;
+/** Bytes of a probe carrying the receive-report block. */
+export const PROBE_REPORT_LENGTH = 72;
+const REPORT_BLOCK = 1;
 /** Default UDP port of the responder (the BFD multihop port, 4784). */
 export const PROBE_PORT = 4784;
 
@@ -46,6 +60,17 @@ export interface ProbeMessage {
   reflectorTxTs: number;
   /** Replies: the source address and port the reflector saw (the sender's public side behind NAT). */
   observed?: { address: string; port: number };
+  /** The receive-report block is present (requests: empty, as room for the reply's report). */
+  ext?: boolean;
+  /** Replies: the reflector's passive counters for data arriving on this path (u32, cumulative). */
+  rxReport?: RxReport;
+}
+
+/** Cumulative data-plane receive counters of one path, each wrapping at 2^32. */
+export interface RxReport {
+  received: number;
+  lost: number;
+  reordered: number;
 }
 
 /** Why a datagram is not a probe. */
@@ -62,7 +87,16 @@ const toMicros = (ms: number) => BigInt(Math.max(0, Math.round(ms * 1000)));
 
 /** Encode a probe. Example: `encodeProbe({type: 'request', pathId: 1, seq: 7, senderTs: Date.now(), reflectorRxTs: 0, reflectorTxTs: 0})`. */
 export function encodeProbe(m: ProbeMessage): Buffer {
-  const b = Buffer.alloc(PROBE_LENGTH);
+  const b = Buffer.alloc(m.ext || m.rxReport ? PROBE_REPORT_LENGTH : PROBE_LENGTH);
+  if (b.length === PROBE_REPORT_LENGTH) {
+    b.writeUInt8(REPORT_BLOCK, 56);
+    if (m.rxReport) {
+      b.writeUInt8(1, 57);
+      b.writeUInt32BE(m.rxReport.received >>> 0, 60);
+      b.writeUInt32BE(m.rxReport.lost >>> 0, 64);
+      b.writeUInt32BE(m.rxReport.reordered >>> 0, 68);
+    }
+  }
   b.writeUInt16BE(PROBE_MAGIC, 0);
   b.writeUInt8(PROBE_VERSION, 2);
   b.writeUInt8(TYPE_CODE[m.type], 3);
@@ -115,6 +149,10 @@ export function decodeProbe(b: Uint8Array): DecodeResult {
     reflectorTxTs: Number(buf.readBigUInt64BE(28)) / 1000,
   };
   if (observed) msg.observed = observed;
+  if (buf.length >= PROBE_REPORT_LENGTH && buf.readUInt8(56) === REPORT_BLOCK) {
+    msg.ext = true;
+    if (buf.readUInt8(57) & 1) msg.rxReport = { received: buf.readUInt32BE(60), lost: buf.readUInt32BE(64), reordered: buf.readUInt32BE(68) };
+  }
   return { ok: true, msg };
 }
 

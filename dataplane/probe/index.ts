@@ -7,10 +7,10 @@
  */
 export * from './codec.ts';
 export * from './clock.ts';
-export { PathStats, DEFAULT_STATS, seqDiff, type StatsOptions, type PassiveSample, type PathMetrics } from './stats.ts';
+export { PathStats, DEFAULT_STATS, seqDiff, wilsonLower, type StatsOptions, type PassiveSample, type PathMetrics } from './stats.ts';
 export {
   PathMonitor, monitorConfig, DEFAULT_MONITOR, DEFAULT_DAMPING,
   type MonitorConfig, type DampingConfig, type PathEvent, type PathView, type PathStateName, type SlaBounds,
 } from './path-state.ts';
-export { Prober, budgetIntervalMs, probeBits, dgramSockets, DEFAULT_BUDGET_BPS, type ProberOptions, type OpenSocket, type ProbeSocket } from './prober.ts';
+export { Prober, budgetIntervalMs, probeBits, dgramSockets, DEFAULT_BUDGET_BPS, type ProberOptions, type MonitorSettings, type OpenSocket, type ProbeSocket } from './prober.ts';
 export { Responder, type ResponderOptions } from './responder.ts';

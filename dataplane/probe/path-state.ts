@@ -2,10 +2,19 @@
  * The state of one path — up, degraded (violates at least one SLA class) or down — from its probe
  * outcomes, with the hysteresis that keeps a noisy path from flapping:
  *
- * - probe timeout = max(timeoutFloorMs, timeoutK × srtt), so a 600 ms satellite path is not declared dead
- *   by a 200 ms timeout; before the first reply, initialTimeoutMs;
- * - down after `downAfter` consecutive misses; back up after `upAfter` consecutive replies AND a failback
- *   hold-down of `holdDownMs` without a single miss (the hold-down restarts on any dip);
+ * - probe timeout adapts to the measured RTT like TCP's RTO (RFC 6298): srtt + max(timeoutK × rttvar,
+ *   srtt / 4), clamped to [timeoutFloorMs, timeoutCeilingMs]; before the first reply, initialTimeoutMs. A
+ *   2 ms twin path times out at the 50 ms floor, a 600 ms satellite path after ≥ 750 ms. Deadlines of
+ *   outstanding probes follow the current estimate, so a late reply that raises srtt extends them too;
+ * - down after `downAfter` consecutive misses and, when `minOutageMs` > 0, only once the first unanswered
+ *   probe of the streak left at least minOutageMs ago (so 10 ms probes do not turn a 50 ms burst into an
+ *   outage); back up after `upAfter` consecutive replies AND a failback hold-down of `holdDownMs` without a
+ *   single miss (the hold-down restarts on any dip);
+ * - a reply arriving after its timeout stays a loss (RFC 2680's threshold) but proves the path alive: it
+ *   resets the miss streak and feeds the RTT estimate. When it answers one of the probes whose misses
+ *   declared the path down, the RTT grew rather than the path failed (a +150 ms delay step looks like a cut
+ *   for the first RTT): the path comes back at once and is judged on its SLA classes (degraded), without
+ *   the hold-down;
  * - per SLA class: violating as soon as a metric exceeds its bound, compliant again only after every metric
  *   stayed at or below bound × (1 − slaMargin) for `holdDownMs` (restarting whenever one goes above);
  * - damping (RFC 2439-like): each flap adds a penalty that halves every `halfLifeMs`; above `suppress` the
@@ -13,7 +22,7 @@
  *
  * Every change is an event {at, path, kind, from, to, cause}. Time is always passed in (`at`, ms).
  */
-import { PathStats, type PathMetrics, type PassiveSample, type StatsOptions, DEFAULT_STATS } from './stats.ts';
+import { PathStats, seqDiff, wilsonLower, type PathMetrics, type PassiveSample, type StatsOptions, DEFAULT_STATS } from './stats.ts';
 
 export type PathStateName = 'up' | 'degraded' | 'down';
 
@@ -52,13 +61,16 @@ export interface MonitorConfig {
   adaptive: boolean;
   /** Quiet period before slowing down. Default 10_000. */
   idleAfterMs: number;
-  /** Timeout floor and srtt multiplier. Defaults 200 and 3. */
+  /** Probe timeout bounds and rttvar multiplier: clamp(srtt + max(k × rttvar, srtt/4), floor, ceiling). Defaults 50, 3000, 4. */
   timeoutFloorMs: number;
+  timeoutCeilingMs: number;
   timeoutK: number;
   /** Timeout before any RTT is known. Default 1000. */
   initialTimeoutMs: number;
   /** Consecutive misses to declare down. Default 3. */
   downAfter: number;
+  /** And at least this long since the streak's first unanswered probe left. Default 0 (misses alone). */
+  minOutageMs: number;
   /** Consecutive replies needed (with the hold-down) to come back. Default 3. */
   upAfter: number;
   /** Failback hold-down for liveness and for each SLA class. Default 5000. */
@@ -67,6 +79,13 @@ export interface MonitorConfig {
   slaMargin: number;
   /** Judge the loss bound only with at least this many samples in the time window. Default 20. */
   minLossSamples: number;
+  /** Merge passive data-plane counters (the peer's echoed receive report, prober.passive). Default true. */
+  usePassive: boolean;
+  /**
+   * Judge the jitter bound on the windowed mean |ΔRTT| (last `stats.percentileWindow` replies) instead of
+   * the RFC 3550 filter, which at fast probe rates swings across a nearby bound. Default false.
+   */
+  jitterFromWindow: boolean;
   damping: DampingConfig;
   stats: StatsOptions;
 }
@@ -77,8 +96,8 @@ export const DEFAULT_DAMPING: DampingConfig = {
 
 export const DEFAULT_MONITOR: MonitorConfig = {
   intervalMs: 100, idleIntervalMs: 1000, adaptive: true, idleAfterMs: 10_000,
-  timeoutFloorMs: 200, timeoutK: 3, initialTimeoutMs: 1000,
-  downAfter: 3, upAfter: 3, holdDownMs: 5000, slaMargin: 0.1, minLossSamples: 20,
+  timeoutFloorMs: 50, timeoutCeilingMs: 3000, timeoutK: 4, initialTimeoutMs: 1000,
+  downAfter: 3, minOutageMs: 0, upAfter: 3, holdDownMs: 5000, slaMargin: 0.1, minLossSamples: 20, usePassive: true, jitterFromWindow: false,
   damping: DEFAULT_DAMPING, stats: DEFAULT_STATS,
 };
 
@@ -127,7 +146,11 @@ export class PathMonitor {
   private alive = false;
   private everUp = false;
   private aliveCandidateSince?: number;
-  private outstanding = new Map<number, { sentAt: number; deadline: number }>();
+  private outstanding = new Map<number, number>();
+  /** The current miss streak: first unanswered seq and when it was sent. */
+  private streak?: { seq: number; sentAt: number };
+  /** Set while the path is down by misses: the streak that took it down (a late reply to it revives). */
+  private downStreak?: number;
   private classes = new Map<string, ClassState>();
   private penalty = 0;
   private penaltyAt = 0;
@@ -143,7 +166,9 @@ export class PathMonitor {
   /** Probe timeout in ms for a probe sent now. */
   timeoutMs(): number {
     const s = this.stats.srttMs;
-    return s === undefined ? this.cfg.initialTimeoutMs : Math.max(this.cfg.timeoutFloorMs, this.cfg.timeoutK * s);
+    if (s === undefined) return this.cfg.initialTimeoutMs;
+    const rto = s + Math.max(this.cfg.timeoutK * this.stats.rttvarMs, s / 4);
+    return Math.min(this.cfg.timeoutCeilingMs, Math.max(this.cfg.timeoutFloorMs, rto));
   }
 
   /** The interval to wait before the next probe (adaptive; the prober also applies the budget). */
@@ -157,7 +182,7 @@ export class PathMonitor {
 
   /** Record a probe that left at `at`. */
   sent(seq: number, at: number): void {
-    this.outstanding.set(seq, { sentAt: at, deadline: at + this.timeoutMs() });
+    this.outstanding.set(seq, at);
     this.stats.sent(seq, at);
   }
 
@@ -166,23 +191,42 @@ export class PathMonitor {
     this.tick(at);
     const kind = this.stats.reply(seq, rtt, at);
     this.outstanding.delete(seq);
-    if (kind === 'ok' || kind === 'reordered') this.evaluate(at, false);
+    if (kind === 'ok' || kind === 'reordered') { this.streak = undefined; this.evaluate(at, false); }
+    else if (kind === 'late') {
+      const timeout = this.timeoutMs();
+      this.stats.late(rtt, at);
+      const revive = !this.alive && this.downStreak !== undefined && seqDiff(seq, this.downStreak) >= 0;
+      this.streak = undefined;
+      if (revive) {
+        this.alive = true;
+        this.downStreak = undefined;
+        this.aliveCandidateSince = undefined;
+        this.evaluate(at, false, `late reply to probe ${seq} (RTT ${Math.round(rtt)} ms > timeout ${Math.round(timeout)} ms): the RTT grew, the path did not fail`);
+      } else this.evaluate(at, false);
+    }
     return kind;
   }
 
   /** Expire outstanding probes whose deadline passed, decay damping, apply time-based recoveries. */
   tick(at: number): void {
     let expired = false;
-    for (const [seq, o] of this.outstanding) {
-      if (o.deadline > at) continue;
+    const timeout = this.timeoutMs();
+    for (const [seq, sentAt] of this.outstanding) {
+      const deadline = sentAt + timeout;
+      if (deadline > at) continue;
       this.outstanding.delete(seq);
-      if (this.stats.loss(seq, o.deadline)) { expired = true; this.evaluate(o.deadline, true); }
+      if (this.stats.loss(seq, deadline)) {
+        if (this.stats.misses === 1 || this.streak === undefined) this.streak = { seq, sentAt };
+        expired = true;
+        this.evaluate(deadline, true);
+      }
     }
     if (!expired) this.evaluate(at, false);
   }
 
   /** Merge passive data-plane counters (see {@link PassiveSample}). */
   passive(s: PassiveSample): void {
+    if (!this.cfg.usePassive) return;
     this.stats.passive(s);
     this.evaluate(s.at, s.lost > 0 && s.received === 0);
   }
@@ -190,7 +234,13 @@ export class PathMonitor {
   /** Earliest time something is due (an outstanding deadline), for the runtime's timer. */
   nextDeadline(): number | undefined {
     let d: number | undefined;
-    for (const o of this.outstanding.values()) if (d === undefined || o.deadline < d) d = o.deadline;
+    const timeout = this.timeoutMs();
+    for (const sentAt of this.outstanding.values()) if (d === undefined || sentAt + timeout < d) d = sentAt + timeout;
+    // A streak long enough in misses but not yet in time is due when the minimum outage has passed.
+    if (this.alive && this.streak && this.stats.misses >= this.cfg.downAfter) {
+      const o = this.streak.sentAt + this.cfg.minOutageMs;
+      if (d === undefined || o < d) d = o;
+    }
     return d;
   }
 
@@ -236,24 +286,28 @@ export class PathMonitor {
     }
   }
 
-  private evaluate(at: number, missed: boolean): void {
+  private evaluate(at: number, missed: boolean, revived?: string): void {
     const cfg = this.cfg;
     if (this.suppressed && this.penaltyNow(at) < cfg.damping.reuse) {
       this.suppressed = false;
       this.emit({ at, kind: 'damping', from: 'suppressed', to: 'reusable', cause: `penalty decayed below ${cfg.damping.reuse}` });
     }
     const misses = this.stats.misses;
-    let cause = '';
+    let cause = revived ?? '';
     if (missed) this.aliveCandidateSince = undefined;
-    if (this.alive && misses >= cfg.downAfter) {
+    const outage = this.streak ? at - this.streak.sentAt : 0;
+    if (this.alive && misses >= cfg.downAfter && outage >= cfg.minOutageMs) {
       this.alive = false;
-      cause = `${misses} consecutive probes unanswered (timeout ${Math.round(this.timeoutMs())} ms)`;
+      this.downStreak = this.streak?.seq;
+      cause = `${misses} consecutive probes unanswered (timeout ${Math.round(this.timeoutMs())} ms`
+        + (cfg.minOutageMs > 0 ? `, outage ${Math.round(outage)} ms ≥ ${cfg.minOutageMs} ms)` : ')');
       this.addPenalty(at, cfg.damping.flapPenalty);
     } else if (!this.alive && this.stats.replies >= cfg.upAfter) {
       this.aliveCandidateSince ??= at;
       const held = !this.everUp || at - this.aliveCandidateSince >= cfg.holdDownMs;
       if (held && !this.suppressed) {
         this.alive = true;
+        this.downStreak = undefined;
         cause = this.everUp && at - this.aliveCandidateSince >= cfg.holdDownMs
           ? `${this.stats.replies} replies and ${cfg.holdDownMs} ms hold-down without a miss` : `${this.stats.replies} consecutive replies`;
         this.everUp = true;
@@ -282,13 +336,17 @@ export class PathMonitor {
     const srtt = this.stats.srttMs;
     if (srtt === undefined) return;
     const latency = srtt / 2;
-    const jitter = this.stats.jitterMs;
+    const jitter = this.cfg.jitterFromWindow ? this.stats.jitterWindowMs : this.stats.jitterMs;
     const tl = this.stats.timeLoss(at);
     const judgeLoss = tl.samples >= this.cfg.minLossSamples;
+    // The fast window breaks a loss bound only when the evidence is significant (Wilson lower bound),
+    // so a busy path (passive data) is judged within about a second without flapping on single losses.
+    const fl = this.stats.fastLoss(at);
+    const fastLow = fl.samples >= this.cfg.minLossSamples ? wilsonLower(fl.bad, fl.samples) : 0;
     let newlyViolating = false;
     for (const b of this.sla) {
       const c = this.classes.get(b.name)!;
-      const exceeds = (k: number) => latency > b.latencyMs * k || jitter > b.jitterMs * k || (judgeLoss && tl.loss > b.loss * k);
+      const exceeds = (k: number) => latency > b.latencyMs * k || jitter > b.jitterMs * k || (judgeLoss && tl.loss > b.loss * k) || fastLow > b.loss * k;
       // Strings are built only when an event is emitted: this runs for every probe reply.
       const over = (margin: number) => {
         const k = 1 - margin;
@@ -297,6 +355,7 @@ export class PathMonitor {
         if (latency > b.latencyMs * k) why.push(`latency ${latency.toFixed(1)} ms > ${(b.latencyMs * k).toFixed(1)}`);
         if (jitter > b.jitterMs * k) why.push(`jitter ${jitter.toFixed(1)} ms > ${(b.jitterMs * k).toFixed(1)}`);
         if (judgeLoss && tl.loss > b.loss * k) why.push(`loss ${(tl.loss * 100).toFixed(2)}% > ${(b.loss * k * 100).toFixed(2)}%`);
+        if (fastLow > b.loss * k) why.push(`loss ${fl.bad} of ${fl.samples} in ${this.stats.opts.fastWindowMs} ms (≥ ${(fastLow * 100).toFixed(2)}% at 95 %) > ${(b.loss * k * 100).toFixed(2)}%`);
         return why;
       };
       if (c.fresh) {

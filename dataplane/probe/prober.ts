@@ -8,10 +8,10 @@
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { BundlePath } from '../bundle/schema.ts';
-import { decodeProbe, encodeProbe, PROBE_LENGTH, PROBE_PORT } from './codec.ts';
+import { decodeProbe, encodeProbe, PROBE_REPORT_LENGTH, PROBE_PORT, type RxReport } from './codec.ts';
 import { hostClock, hostTimers, type Clock, type Timers } from './clock.ts';
 import { PathMonitor, monitorConfig, type MonitorConfig, type PathEvent, type PathView, type SlaBounds, type DampingConfig } from './path-state.ts';
-import type { PassiveSample, StatsOptions } from './stats.ts';
+import { seqDiff, type PassiveSample, type StatsOptions } from './stats.ts';
 
 /** A bound UDP socket as the prober needs it. */
 export interface ProbeSocket {
@@ -38,23 +38,28 @@ export const dgramSockets: OpenSocket = async (localAddress, onMessage) => {
 };
 
 /** Bits one probe occupies on the wire (payload + UDP + IP header), for the budget. */
-export const probeBits = (ipv6: boolean) => (PROBE_LENGTH + 8 + (ipv6 ? 40 : 20)) * 8;
+export const probeBits = (ipv6: boolean) => (PROBE_REPORT_LENGTH + 8 + (ipv6 ? 40 : 20)) * 8;
 
 /**
  * The smallest interval (ms) at which `paths` probed paths may share a budget of `budgetBps` bit/s.
- * Example: 4 IPv4 paths in 64 kbit/s → 4 × 672 bit / 64 000 bit/s = 42 ms.
+ * Example: 4 IPv4 paths in 64 kbit/s → 4 × 800 bit / 64 000 bit/s = 50 ms.
  */
 export function budgetIntervalMs(paths: number, budgetBps: number, ipv6 = false): number {
   if (!(budgetBps > 0) || paths === 0) return 0;
   return (paths * probeBits(ipv6) * 1000) / budgetBps;
 }
 
-/** Prober settings. Monitor settings apply to every path. */
+/** Partial monitor settings (see MonitorConfig), damping and stats partial too. */
+export type MonitorSettings = Partial<Omit<MonitorConfig, 'damping' | 'stats'>> & { damping?: Partial<DampingConfig>; stats?: Partial<StatsOptions> };
+
+/** Prober settings. Monitor settings apply to every path (transportMonitor overrides per transport). */
 export interface ProberOptions {
   paths: readonly BundlePath[];
   /** SLA classes each path is judged against. */
   slaClasses?: readonly SlaBounds[];
-  monitor?: Partial<Omit<MonitorConfig, 'damping' | 'stats'>> & { damping?: Partial<DampingConfig>; stats?: Partial<StatsOptions> };
+  monitor?: MonitorSettings;
+  /** Per-transport overrides over `monitor`, e.g. `{lte: {intervalMs: 1000}}`. */
+  transportMonitor?: Record<string, MonitorSettings>;
   /** Probe budget per local transport, bit/s (probes sent in one direction). Default: {@link DEFAULT_BUDGET_BPS}. */
   budgets?: Record<string, number>;
   /** The remote responder's UDP port. Default 4784. */
@@ -69,7 +74,20 @@ export interface ProberOptions {
 /** 100 kbit/s per transport: 10 ms probes on one path cost 67 kbit/s. */
 export const DEFAULT_BUDGET_BPS = 100_000;
 
-interface Runner { path: BundlePath; mon: PathMonitor; seq: number; nextSend: number; lastSent: number; timer?: unknown; sock?: ProbeSocket }
+interface Runner {
+  path: BundlePath; mon: PathMonitor; seq: number; nextSend: number; lastSent: number; timer?: unknown; sock?: ProbeSocket;
+  /** The newest receive report the peer echoed, the base of the next passive delta. */
+  report?: { seq: number; r: RxReport };
+}
+
+/** Deltas between two cumulative u32 reports; undefined when the peer's counters restarted. */
+function reportDelta(a: RxReport, b: RxReport): { received: number; lost: number; reordered: number } | undefined {
+  const received = (b.received - a.received) | 0, lost = (b.lost - a.lost) | 0, reordered = (b.reordered - a.reordered) | 0;
+  // The peer re-created its receive state (restart, new bundle): take the new report as the base.
+  if (received < 0 || reordered < 0 || received > 1e7) return undefined;
+  // A straggler arriving after it was counted missing lowers the loss; that credit is kept by `received`.
+  return { received, lost: Math.max(0, lost), reordered };
+}
 
 /**
  * Example: `const p = new Prober({paths: bundle.paths, slaClasses: bundle.slaClasses}); await p.start();
@@ -86,8 +104,11 @@ export class Prober {
   constructor(readonly opts: ProberOptions) {
     this.clock = opts.clock ?? hostClock;
     this.timers = opts.timers ?? hostTimers;
-    const cfg = monitorConfig(opts.monitor);
-    for (const p of opts.paths) if (p.probe) this.runners.set(p.id, { path: p, mon: new PathMonitor(p.id, opts.slaClasses ?? [], cfg), seq: 0, nextSend: 0, lastSent: 0 });
+    const cfgOf = (t: string) => {
+      const o = opts.transportMonitor?.[t];
+      return monitorConfig(o ? { ...opts.monitor, ...o, damping: { ...opts.monitor?.damping, ...o.damping }, stats: { ...opts.monitor?.stats, ...o.stats } } : opts.monitor);
+    };
+    for (const p of opts.paths) if (p.probe) this.runners.set(p.id, { path: p, mon: new PathMonitor(p.id, opts.slaClasses ?? [], cfgOf(p.transport)), seq: 0, nextSend: 0, lastSent: 0 });
   }
 
   /** Open one socket per local address and start probing every path. */
@@ -149,7 +170,7 @@ export class Prober {
       r.seq = (r.seq + 1) >>> 0;
       r.mon.sent(seq, now);
       this.counters.sent++;
-      r.sock!.send(encodeProbe({ type: 'request', pathId: r.path.id, seq, senderTs: now, reflectorRxTs: 0, reflectorTxTs: 0 }), this.opts.port ?? PROBE_PORT, r.path.remoteAddress);
+      r.sock!.send(encodeProbe({ type: 'request', pathId: r.path.id, seq, senderTs: now, reflectorRxTs: 0, reflectorTxTs: 0, ext: true }), this.opts.port ?? PROBE_PORT, r.path.remoteAddress);
       r.lastSent = now;
       r.nextSend = now + this.intervalMs(r.path.id);
     }
@@ -174,7 +195,13 @@ export class Prober {
     const m = d.msg;
     const rtt = Math.max(0, now - m.senderTs - Math.max(0, m.reflectorTxTs - m.reflectorRxTs));
     this.counters.replies++;
-    r.mon.reply(m.seq, rtt, now);
+    const kind = r.mon.reply(m.seq, rtt, now);
+    // The peer's report is the passive loss of the direction this edge sends in: only newer reports count.
+    if (m.rxReport && kind !== 'duplicate' && (!r.report || seqDiff(m.seq, r.report.seq) > 0)) {
+      const d = r.report && reportDelta(r.report.r, m.rxReport);
+      r.report = { seq: m.seq, r: m.rxReport };
+      if (d && d.received + d.lost + d.reordered > 0) r.mon.passive({ ...d, at: now });
+    }
     this.flush(r);
     this.schedule(r);
   }

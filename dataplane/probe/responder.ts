@@ -6,7 +6,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { decodeProbe, encodeProbe, PROBE_PORT, type ProbeDecodeError } from './codec.ts';
+import { decodeProbe, encodeProbe, PROBE_PORT, type ProbeDecodeError, type RxReport } from './codec.ts';
 import type { Clock } from './clock.ts';
 
 /** Responder settings. */
@@ -17,6 +17,12 @@ export interface ResponderOptions {
   port?: number;
   /** Timestamps source; default the host clock. */
   clock?: Clock;
+  /**
+   * The data plane's receive counters for data the requester sends on its path `pathId` from `address`
+   * (undefined when unknown). Answered only to requests that carry the report block, so a reply never
+   * grows. Example (agent): `(a, id) => overlay.rxCounters(a, id)`.
+   */
+  rxReport?: (address: string, pathId: number) => RxReport | undefined;
 }
 
 /** Example: `const r = new Responder({port: 4784}); await r.start(); … await r.stop();` */
@@ -42,7 +48,12 @@ export class Responder {
       const d = decodeProbe(buf);
       if (!d.ok) { this.counters.malformed[d.error.code] = (this.counters.malformed[d.error.code] ?? 0) + 1; return; }
       if (d.msg.type !== 'request') { this.counters.ignored++; return; }
-      const reply = encodeProbe({ ...d.msg, type: 'reply', reflectorRxTs: rx, reflectorTxTs: this.clock.now(), observed: { address: rinfo.address, port: rinfo.port } });
+      let report: RxReport | undefined;
+      if (d.msg.ext && this.opts.rxReport) {
+        try { report = this.opts.rxReport(rinfo.address, d.msg.pathId); } catch { /* no report rather than no reply */ }
+      }
+      const { rxReport: _ignored, ...req } = d.msg;
+      const reply = encodeProbe({ ...req, type: 'reply', reflectorRxTs: rx, reflectorTxTs: this.clock.now(), observed: { address: rinfo.address, port: rinfo.port }, ...(report && { rxReport: report }) });
       this.counters.replied++;
       sock.send(reply, rinfo.port, rinfo.address);
     });

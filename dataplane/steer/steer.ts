@@ -2,7 +2,7 @@
  * Steering decisions: for every (segment, application class, remote site) the paths new traffic takes,
  * from the path states ({@link PathView}), the bundle's rules and SLA classes, and a {@link SteerPolicy}.
  *
- * Strategies (BundleRule.strategy, plus `best-quality`):
+ * Strategies (BundleRule.strategy):
  * - `preference`: the first compliant path in the rule's transport order (then role, then id). Traffic
  *   fails back to a more preferred path only after it stayed eligible for failbackHoldMs.
  * - `best-quality`: the compliant path with the best score; another path wins only by `betterBy` points.
@@ -20,9 +20,9 @@ import type { PathView } from '../probe/path-state.ts';
 import { scorePath } from './score.ts';
 import { DEFAULT_STEER_POLICY, type SteerPolicy } from './policy.ts';
 
-export type Strategy = z.output<typeof BundleRule>['strategy'] | 'best-quality';
-/** A bundle rule, or one asking for `best-quality` (not yet in the intent schema). */
-export type SteerRule = Omit<z.output<typeof BundleRule>, 'strategy'> & { strategy: Strategy };
+export type Strategy = z.output<typeof BundleRule>['strategy'];
+/** A bundle rule (intent `rules[].paths.strategy` compiled as is). */
+export type SteerRule = z.output<typeof BundleRule>;
 export type SlaClass = z.output<typeof BundleSlaClass>;
 
 /** The parts of a bundle steering reads. */

@@ -94,16 +94,29 @@ export function classRules(bundle: Bundle): Buffer[] {
 }
 
 /** Paths for one rule towards one site, best first, per the rule's strategy. */
-export function steeringPaths(paths: BundlePath[], siteId: number, preferred: string[], strategy: 'preference' | 'load-balance' | 'duplicate'): number[] {
+export function steeringPaths(paths: BundlePath[], siteId: number, preferred: string[], strategy: 'preference' | 'best-quality' | 'load-balance' | 'duplicate'): number[] {
   const c = paths
     .filter((p) => p.peerSiteId === siteId && preferred.includes(p.transport))
     .sort((a, b) => preferred.indexOf(a.transport) - preferred.indexOf(b.transport) || ROLE_RANK[a.role] - ROLE_RANK[b.role] || a.id - b.id);
-  if (strategy === 'preference') return c.slice(0, 1).map((p) => p.id);
+  // best-quality starts like preference: scores exist only once the probes have measured (steer/).
+  if (strategy === 'preference' || strategy === 'best-quality') return c.slice(0, 1).map((p) => p.id);
   if (strategy === 'load-balance') return c.slice(0, M.STEER_MAX_PATHS).map((p) => p.id);
   const a = c[0];
   if (!a) return [];
   const b = c.find((p) => p.transport !== a.transport) ?? c[1];
   return b ? [a.id, b.id] : [a.id];
+}
+
+/**
+ * Steering flags that hand a class to the edge's own stack (docs/wanopt.md): {@link M.SteerFlag.localTcp}
+ * for WAN-opt classes (the proxy), {@link M.SteerFlag.localUdp} for FEC classes (the FEC relay). Keyed by
+ * class id; classes without WAN-opt or FEC are absent. Example: `localServiceFlags(b).get(2)` → `0x4`.
+ */
+export function localServiceFlags(bundle: Bundle): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const c of bundle.wanopt.classes ?? []) out.set(c.classId, (out.get(c.classId) ?? 0) | M.SteerFlag.localTcp);
+  for (const c of bundle.wanopt.fec ?? []) out.set(c.classId, (out.get(c.classId) ?? 0) | M.SteerFlag.localUdp);
+  return out;
 }
 
 /** All map entries for `bundle` on a host described by `env`. */
@@ -171,6 +184,7 @@ export function fibEntries(bundle: Bundle, env: FibEnv): FibEntries {
     }
   }
 
+  const local = localServiceFlags(bundle);
   const classOf = new Map<string, number>([['default', 0]]);
   for (const c of [...bundle.classifier].sort((a, b) => a.priority - b.priority)) if (!classOf.has(c.appClass)) classOf.set(c.appClass, c.classId);
   for (const rule of bundle.rules) {
@@ -192,8 +206,8 @@ export function fibEntries(bundle: Bundle, env: FibEnv): FibEntries {
       maps.pt_steering.push({
         key,
         value: M.steerVal.encode({
-          paths: [...ids, 0, 0, 0, 0].slice(0, M.STEER_MAX_PATHS), n_paths: ids.length,
-          flags: (rule.strategy === 'duplicate' && ids.length > 1 ? M.SteerFlag.duplicate : 0) | (rule.perPacket ? M.SteerFlag.perPacket : 0),
+          paths: [...ids, 0, 0, 0, 0].slice(0, M.STEER_MAX_PATHS), n_paths: ids.length, n_all: ids.length,
+          flags: (rule.strategy === 'duplicate' && ids.length > 1 ? M.SteerFlag.duplicate : 0) | (rule.perPacket ? M.SteerFlag.perPacket : 0) | (local.get(classId) ?? 0),
         }),
       });
     }

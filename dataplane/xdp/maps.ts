@@ -30,7 +30,11 @@ export const MAX_CLASS_RULES = 64;
 export const RULE_VALID = 0x1;
 /** Paths per steering entry. */
 export const STEER_MAX_PATHS = 4;
-export const SteerFlag = { duplicate: 0x1, perPacket: 0x2 } as const;
+/** Steering flags; `localTcp` / `localUdp`: the class's TCP / UDP packets go to the local stack (WAN-opt / FEC). */
+export const SteerFlag = { duplicate: 0x1, perPacket: 0x2, localTcp: 0x4, localUdp: 0x8 } as const;
+/** skb->mark of a packet handed to the local stack: `LOCAL_MARK | classId` (matched with {@link LOCAL_MARK_MASK}). */
+export const LOCAL_MARK = 0x7e000000;
+export const LOCAL_MARK_MASK = 0xffffff00;
 export const PathFlag = { shaped: 0x1 } as const;
 export const LanFlag = { staticNeigh: 0x1 } as const;
 export const RxFlag = { started: 0x1 } as const;
@@ -86,7 +90,7 @@ export const classRule = struct('pt_class_rule', {
 });
 
 export const steerKey = struct('pt_steer_key', { segment: 'u16', site: 'u16', class_id: 'u8', pad: pad(1), pad2: pad(2, 2) });
-export const steerVal = struct('pt_steer_val', { paths: array('u16', 4), n_paths: 'u8', flags: 'u8', pad: pad(2, 2) });
+export const steerVal = struct('pt_steer_val', { paths: array('u16', 4), n_paths: 'u8', flags: 'u8', n_all: 'u8', pad: pad(1) });
 
 /** pt_paths value (key: u16 path id). */
 export const path = struct('pt_path', {
@@ -112,13 +116,20 @@ export const rxState = struct('pt_rx_state', {
 export const dupWindow = struct('pt_dup_window', { lock: spinLock, highest: 'u32', seen: 'u64' });
 export const lanEgress = struct('pt_lan_egress', { ifindex: 'u32', vlan: 'u16', flags: 'u8', pad: pad(1), smac: 'mac', dmac: 'mac' });
 
+/** Entries of pt_qos_classes: one per application class id. */
+export const QOS_MAX_CLASSES = 256;
+/** pt_qos_config[0]: HTB classid of the edge's own probes and BGP (0 = default class), probe UDP port (host order). */
+export const qosConfig = struct('pt_qos_config', { control_classid: 'u32', probe_port: 'u16', flags: 'u16' });
+/** pt_qos_classes value (key: u32 application class id): HTB classid, major << 16 | minor; 0 = default class. */
+export const qosClass = struct('pt_qos_class', { classid: 'u32' });
+
 export const counterKey = struct('pt_counter_key', { path: 'u16', class_id: 'u8', dir: 'u8' });
 export const counter = struct('pt_counter', { packets: 'u64', bytes: 'u64' });
 
 /** Every struct of the shared header mirrored here (the layout test checks them all). */
 export const sharedLayouts: StructLayout<any>[] = [
   overlayHdr, config, segKey, segVal, routeKey4, routeKey6, routeVal, classRule, steerKey, steerVal, path, flowKey,
-  flowVal, dupKey, rxKey, rxState, dupWindow, lanEgress, counterKey, counter,
+  flowVal, dupKey, rxKey, rxState, dupWindow, lanEgress, counterKey, counter, qosConfig, qosClass,
 ];
 
 const u16 = scalar('u16');
@@ -141,15 +152,21 @@ export const MAPS = {
   pt_lan_egress: { key: u16, value: lanEgress, perCpu: false },
   pt_counters: { key: counterKey, value: counter, perCpu: true },
   pt_drops: { key: u32, value: counter, perCpu: true },
+  pt_qos_config: { key: u32, value: qosConfig, perCpu: false },
+  pt_qos_classes: { key: u32, value: qosClass, perCpu: false },
 } as const satisfies Record<string, { key: Codec<any>; value: Codec<any>; perCpu: boolean }>;
 export type MapName = keyof typeof MAPS;
 
-/** The four programs: object file (under bpf/build/) and program (C function) name. */
+/**
+ * The programs: object file (under bpf/build/) and program (C function) name. `wanQos` is the classic-mode
+ * cls_bpf classifier on a shaped WAN device's HTB root (its return value is the HTB classid).
+ */
 export const PROGRAMS = {
   lanXdp: { object: 'lan_ingress.bpf.o', program: 'pt_lan_xdp' },
   lanTc: { object: 'lan_ingress_tc.bpf.o', program: 'pt_lan_tc' },
   wanXdp: { object: 'wan_ingress.bpf.o', program: 'pt_wan_xdp' },
   wanTc: { object: 'wan_ingress_tc.bpf.o', program: 'pt_wan_tc' },
+  wanQos: { object: 'wan_egress_qos.bpf.o', program: 'pt_wan_qos' },
 } as const;
 
 /** Splits `10.1.0.0/16` or `2001:db8::/32` into family, 16 address bytes (v4 in the first 4) and length. */

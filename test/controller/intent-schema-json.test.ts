@@ -17,7 +17,7 @@ test('the JSON Schema is strict and names every section of the intent', () => {
   assert.is(s.additionalProperties, false);
   assert.equal(s.required.sort(), ['apiVersion', 'name']);
   assert.equal(Object.keys(s.properties).sort(), [
-    'apiVersion', 'appClasses', 'bgp', 'description', 'name', 'qosClasses', 'rules', 'segments', 'sites', 'slaClasses',
+    'apiVersion', 'appClasses', 'bgp', 'description', 'name', 'probing', 'qosClasses', 'rules', 'segments', 'sites', 'slaClasses',
     'templates', 'topology', 'transports', 'wanopt',
   ]);
 });
@@ -27,7 +27,8 @@ test('the smallest intent is apiVersion and name; every section has a default', 
   assert.equal(i.segments, { default: { name: 'default', id: 1 } });
   assert.equal(Object.keys(i.appClasses), ['default']);
   assert.equal(i.topology, { policy: 'hub-spoke', hubs: [], onDemand: { enabled: false, idleTimeout: 300_000 } });
-  assert.equal([i.rules, i.sites, i.transports, i.bgp, i.wanopt], [[], {}, {}, {}, {}]);
+  assert.equal([i.rules, i.sites, i.transports, i.bgp], [[], {}, {}, {}]);
+  assert.equal(i.wanopt, { classes: [], fec: {}, ports: { intercept: 7770, session: 7771, fec: 7772 } });
 });
 
 test.run();

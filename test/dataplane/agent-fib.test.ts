@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mergeRoutes, OVERLAY_BGP_ROUTE_LIMIT, withOverlayRoutes, type BgpFibRoute } from '../../dataplane/agent/fib.ts';
-import { AgentBgp, bgpConfigOf } from '../../dataplane/agent/bgp.ts';
+import { AgentBgp, bgpConfigOf, type BgpEvent } from '../../dataplane/agent/bgp.ts';
 import { planKernelRoutes, routeBatch } from '../../dataplane/agent/kernel-routes.ts';
 import { Bundle } from '../../dataplane/bundle/schema.ts';
 import { fibEntries } from '../../dataplane/xdp/fib.ts';
@@ -141,10 +141,11 @@ test('the bundle accepts {} as no BGP and rejects a section without an asn', () 
   assert.throws(() => bgpConfigOf(Bundle.parse({ ...b, bgp: { asn: 65010, neighbors: [{ address: '100.64.0.1', asn: 65001, import: 'nope' }] } }), 'x'), /policy "nope" is not defined/);
 });
 
-test('best-path bursts are coalesced into one batch; an unchanged config keeps the speaker; a new one replaces it', async () => {
+test('best-path bursts are coalesced into one batch; an unchanged config keeps the speaker; a new one applies in place or replaces it', async () => {
   const batches: BgpFibRoute[][] = [];
-  const bgp = new AgentBgp({ onRoutes: (r) => batches.push(r), batchMs: 50 });
-  const cfg = (n: number) => bgpConfigOf(Bundle.parse({ ...edge1Bundle(), bgp: { asn: 65010, listen: { port: 0 }, networks: Array.from({ length: n }, (_, i) => `10.${200 + (i >> 8)}.${i & 255}.0/24`) } }), 'x')!;
+  const events: BgpEvent[] = [];
+  const bgp = new AgentBgp({ onRoutes: (r) => batches.push(r), batchMs: 50, onEvent: (e) => events.push(e) });
+  const cfg = (n: number, routerId?: string) => bgpConfigOf(Bundle.parse({ ...edge1Bundle(), bgp: { asn: 65010, listen: { port: 0 }, ...(routerId ? { routerId } : {}), networks: Array.from({ length: n }, (_, i) => `10.${200 + (i >> 8)}.${i & 255}.0/24`) } }), 'x')!;
   try {
     await bgp.configure(cfg(300));
     await new Promise((r) => setTimeout(r, 150));
@@ -156,8 +157,15 @@ test('best-path bursts are coalesced into one batch; an unchanged config keeps t
     assert.is(batches.length, 1, 'same configuration: nothing restarted');
     await bgp.configure(cfg(2));
     await new Promise((r) => setTimeout(r, 150));
-    assert.is(batches[1]!.length, 0, 'the old speaker stopped and its routes left at once');
+    assert.is(batches.length, 2, 'fewer networks: applied in place, one batch');
+    assert.is(batches[1]!.length, 2);
+    assert.equal(events.filter((e) => e.kind !== 'session').map((e) => (e.kind === 'routes' ? `routes +${e.added} -${e.withdrawn}` : `${e.kind} ${e.mode}`)), ['routes +300 -0', 'reconfigured in-place', 'routes +0 -298']);
+    await bgp.configure(cfg(2, '10.9.9.9'));
+    await new Promise((r) => setTimeout(r, 150));
+    assert.is(batches[2]!.length, 0, 'a new router id: the old speaker stopped and its routes left at once');
     assert.is(batches.at(-1)!.length, 2);
+    assert.equal(events.at(-1), { ...events.at(-1)!, type: 'bgp', kind: 'routes', added: 2 });
+    assert.ok(events.some((e) => e.kind === 'reconfigured' && e.mode === 'restart'));
     assert.is(bgp.status()!.routes, 0, 'own networks are not learned routes');
   } finally {
     await bgp.stop();

@@ -73,6 +73,33 @@ test('route refresh makes the peer resend its table', async () => {
   assert.ok(seen.has('10.1.0.0/16') && bests >= 2);
 });
 
+test('a new configuration applies in place: the unaffected session stays up, policies and networks change', async () => {
+  const transitions: string[] = [];
+  const onSession = (e: { address: string; to: string }) => transitions.push(`${e.address} ${e.to}`);
+  a.on('session', onSession); b.on('session', onSession);
+  const next = parseSpeakerConfig({
+    ...cfgA,
+    neighbors: [...cfgA.neighbors!, { address: '127.0.0.3', asn: 65003, passive: true }],
+    networks: [...cfgA.networks!, '10.3.0.0/16'],
+    policies: { out: { rules: [{ match: { prefixes: [{ prefix: '10.1.0.0/16' }] }, action: 'deny' }] } },
+  }, 'a2.json');
+  const done = a.reconfigure(next);
+  assert.equal(done, { added: ['127.0.0.3'], removed: [], restarted: [], refreshed: [], reexported: ['127.0.0.2'] });
+  await until('new network at b, newly denied one withdrawn, newly allowed one sent', () => !!bestIn(b, '10.3.0.0/16') && !bestIn(b, '10.1.0.0/16') && !!bestIn(b, '10.66.0.0/16'));
+  assert.is(bestIn(b, '10.66.0.0/16')!.attrs.med, undefined, 'the new export policy sets no MED');
+  assert.equal(a.status().map((n) => n.address), ['127.0.0.2', '127.0.0.3']);
+  assert.is(a.status()[0]!.state, 'Established');
+  assert.equal(transitions.filter((t) => !t.startsWith('127.0.0.3')), [], 'the existing session did not change state');
+  assert.ok(transitions.includes('127.0.0.3 Active'), 'the new passive neighbour waits for its peer');
+  // Back to the original: the extra neighbour goes, the network is withdrawn.
+  assert.equal(a.reconfigure(parseSpeakerConfig(cfgA, 'a.json'))!.removed, ['127.0.0.3']);
+  await until('back to the first policy at b', () => !bestIn(b, '10.3.0.0/16') && !!bestIn(b, '10.1.0.0/16') && !bestIn(b, '10.66.0.0/16'));
+  assert.equal(transitions.filter((t) => t.startsWith('127.0.0.2') || t.startsWith('127.0.0.1')), []);
+  a.off('session', onSession); b.off('session', onSession);
+  assert.is(a.reconfigure(parseSpeakerConfig({ ...cfgA, routerId: '10.0.0.9' }, 'a3.json')), undefined, 'a new router id needs a new speaker');
+  assert.is(a.cfg.routerId, '10.0.0.1', 'a refused reconfiguration changes nothing');
+});
+
 test('stopping one speaker sends Cease and the other withdraws its routes', async () => {
   const reasons: string[] = [];
   b.on('session', (s) => reasons.push(s.reason));

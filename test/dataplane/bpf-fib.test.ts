@@ -42,7 +42,7 @@ test('routes, segments, paths and steering come from the bundle', () => {
   assert.equal({ ...p1 }, { ifindex: 1, saddr: '100.64.0.2', daddr: '100.64.0.6', sport: 4797, dport: 4797, mtu: 1500, flags: 0, smac: MACS.wan1, dmac: NEIGH['100.64.0.1'] });
   assert.is(e.maps.pt_steering.length, 1);
   assert.equal(M.steerKey.decode(e.maps.pt_steering[0]!.key), { segment: 1, site: 2, class_id: 0 });
-  assert.equal(M.steerVal.decode(e.maps.pt_steering[0]!.value), { paths: [1, 0, 0, 0], n_paths: 1, flags: 0 }, 'inet preferred');
+  assert.equal(M.steerVal.decode(e.maps.pt_steering[0]!.value), { paths: [1, 0, 0, 0], n_paths: 1, flags: 0, n_all: 1 }, 'inet preferred');
   assert.is(e.maps.pt_rx.length, 0, 'no peer path ids given');
 });
 
@@ -56,7 +56,7 @@ test('duplicate and load-balance strategies, shaped interfaces and peer path ids
   const b = edge1Bundle();
   b.rules = [{ ...b.rules[0]!, strategy: 'duplicate', perPacket: true }];
   const e = fibEntries(b, env({ shaped: new Set(['wan0']), peerPathIds: new Map([[1, 5], [2, 6]]) }));
-  assert.equal(M.steerVal.decode(e.maps.pt_steering[0]!.value), { paths: [1, 2, 0, 0], n_paths: 2, flags: M.SteerFlag.duplicate | M.SteerFlag.perPacket });
+  assert.equal(M.steerVal.decode(e.maps.pt_steering[0]!.value), { paths: [1, 2, 0, 0], n_paths: 2, flags: M.SteerFlag.duplicate | M.SteerFlag.perPacket, n_all: 2 });
   assert.is(M.path.decode(e.maps.pt_paths[1]!.value).flags, M.PathFlag.shaped);
   assert.equal(e.maps.pt_rx.map((x) => M.rxKey.decode(x.key)), [{ site: 2, path: 5 }, { site: 2, path: 6 }]);
   b.rules = [{ ...b.rules[0]!, strategy: 'load-balance', perPacket: false }];

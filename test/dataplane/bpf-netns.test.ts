@@ -68,7 +68,7 @@ function edge(mode: Mode, name: 'e1' | 'e2', site: number, peerSite: number, o: 
   m('pt_segments').set({ ifindex: lanIdx, vlan: 0 }, { segment: 1, flags: 0, addr4: o.lanNet.replace(/0\/24$/, '1'), addr6: '::' });
   m('pt_routes4').set(M.routeKey4Of(1, o.lanNet), { kind: M.RouteKind.local, flags: 0, site: 0 });
   m('pt_routes4').set(M.routeKey4Of(1, o.remoteNet), { kind: M.RouteKind.remote, flags: 0, site: peerSite });
-  m('pt_steering').set({ segment: 1, site: peerSite, class_id: 0 }, { paths: [1, 0, 0, 0], n_paths: 1, flags: 0 });
+  m('pt_steering').set({ segment: 1, site: peerSite, class_id: 0 }, { paths: [1, 0, 0, 0], n_paths: 1, flags: 0, n_all: 1 });
   m('pt_paths').set(1, { ifindex: wanIdx, saddr: o.wanAddr, daddr: o.peerAddr, sport: M.OVERLAY_PORT_DEFAULT, dport: M.OVERLAY_PORT_DEFAULT,
     mtu: 1500, flags: 0, smac: o.wanMac, dmac: o.peerMac });
   m('pt_rx').set({ site: peerSite, path: 1 }, { lock: { val: 0 }, flags: 0, first_seq: 0, highest_seq: 0, received: 0n, reordered: 0n, bytes: 0n });

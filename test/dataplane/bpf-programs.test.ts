@@ -76,8 +76,9 @@ rule(2, { class_id: WEB, proto: IPPROTO.tcp, dport_lo: 443, dport_hi: 443 });
 rule(3, { class_id: WEB, family: 6, dst_plen: 64, dst: M.parsePrefix('2001:db8:2:77::/64').addr });
 rule(4, { class_id: WEB, family: 4, src_plen: 28, src: M.parsePrefix('10.1.0.32/28').addr });
 
-const steer = (site: number, cls: number, paths: number[], flags = 0, segment = site === 3 ? 20 : 10) =>
-  map('pt_steering').set({ segment, site, class_id: cls }, { paths: [...paths, 0, 0, 0, 0].slice(0, 4), n_paths: paths.length, flags });
+/** `keep`: paths a pinned flow may stay on while new flows take `paths` only. */
+const steer = (site: number, cls: number, paths: number[], flags = 0, segment = site === 3 ? 20 : 10, keep: number[] = []) =>
+  map('pt_steering').set({ segment, site, class_id: cls }, { paths: [...paths, ...keep, 0, 0, 0, 0].slice(0, 4), n_paths: paths.length, flags, n_all: paths.length + keep.length });
 steer(2, BULK, [1]);
 steer(2, VOICE, [1, 2], M.SteerFlag.duplicate);
 steer(2, WEB, [2]);
@@ -288,6 +289,17 @@ test('a flow stays on its path while that path remains a candidate, and moves wh
   steer(2, BULK, [1, other]);
   assert.is(lanXdp.testRun({ data: frame }).data.readUInt16BE(14 + 20 + 8 + 6), other, 'pinned to its new path');
   steer(2, BULK, [1]);
+});
+
+test('a flow pinned to a path that is only kept (still compliant) stays there; new flows take the candidate', () => {
+  const pathOf = (sport: number) => lanXdp.testRun({ data: lanFrame(udp4('10.1.0.10', '10.2.0.77', sport)) }).data.readUInt16BE(14 + 20 + 8 + 6);
+  steer(2, BULK, [3]);
+  assert.is(pathOf(9200), 3, 'the running flow starts on path 3');
+  steer(2, BULK, [1], 0, 10, [3]);
+  assert.is(pathOf(9200), 3, 'and stays on it while 3 is kept');
+  for (let sport = 9201; sport < 9209; sport++) assert.is(pathOf(sport), 1, `a new flow (port ${sport}) takes the candidate`);
+  steer(2, BULK, [1]);
+  assert.is(pathOf(9200), 1, 'once 3 is no longer kept the running flow moves');
 });
 
 test('a duplicated class: XDP leaves it to tc; tc sends one copy per path with the same dup sequence', () => {

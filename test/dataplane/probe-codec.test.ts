@@ -1,7 +1,7 @@
 /** The probe wire format: annotated hex fixtures, round trips, and malformed datagrams as data. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeProbe, encodeProbe, PROBE_LENGTH, type ProbeMessage } from '../../dataplane/probe/index.ts';
+import { decodeProbe, encodeProbe, PROBE_LENGTH, PROBE_REPORT_LENGTH, type ProbeMessage } from '../../dataplane/probe/index.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/#.*$/gm, '').replace(/\s+/g, ''), 'hex');
 
@@ -78,6 +78,32 @@ test('round-trips messages with microsecond timestamps and every path id and seq
 
 test('ignores trailing padding after the fixed part', () => {
   assert.equal(decodeProbe(Buffer.concat([REPLY_V4, Buffer.alloc(100)])), { ok: true, msg: v4Msg });
+});
+
+const REPLY_REPORT = Buffer.concat([REPLY_V4, hex(`
+  01                # block type 1 = receive report
+  01                # flags: counters valid
+  0000              # reserved
+  000004b0          # 1200 data packets received on the prober's path
+  00000004          # 4 missing from its sequence numbers
+  00000001          # 1 out of order
+`)]);
+const reportMsg: ProbeMessage = { ...v4Msg, ext: true, rxReport: { received: 1200, lost: 4, reordered: 1 } };
+
+test('carries the receive report in a 72-byte block; a request reserves the block empty so the reply does not grow', () => {
+  assert.is(REPLY_REPORT.length, PROBE_REPORT_LENGTH);
+  assert.is(encodeProbe(reportMsg).toString('hex'), REPLY_REPORT.toString('hex'));
+  assert.equal(decodeProbe(REPLY_REPORT), { ok: true, msg: reportMsg });
+  const req = encodeProbe({ ...reqMsg, ext: true });
+  assert.is(req.length, PROBE_REPORT_LENGTH);
+  assert.is(req.subarray(56).toString('hex'), '01' + '00'.repeat(15), 'type 1, flags 0, counters zero');
+  assert.equal(decodeProbe(req), { ok: true, msg: { ...reqMsg, ext: true } });
+  const wrapped: ProbeMessage = { ...v4Msg, ext: true, rxReport: { received: 0xffffffff, lost: 0, reordered: 0xffffffff } };
+  assert.equal(decodeProbe(encodeProbe(wrapped)), { ok: true, msg: wrapped });
+});
+
+test('padding that is not a report block stays ignored', () => {
+  assert.equal(decodeProbe(Buffer.concat([REPLY_V4, Buffer.alloc(16)])), { ok: true, msg: v4Msg });
 });
 
 const malformed: [string, Buffer, string, RegExp][] = [

@@ -28,25 +28,79 @@ function drive(mon: PathMonitor, from: number, to: number, link: (t: number) => 
 const stateEvents = (es: PathEvent[]) => es.filter((e) => e.kind === 'state');
 const cfg = (p: Partial<MonitorConfig> = {}) => ({ ...monitorConfig({ adaptive: false, ...p }) });
 
-test('the probe timeout is max(floor, k × srtt), and a fixed initial value before any RTT', () => {
+test('the probe timeout is srtt + max(k × rttvar, srtt/4) within [floor, ceiling], a fixed initial value before any RTT', () => {
   const m = new PathMonitor(1, [], cfg({ timeoutFloorMs: 200, timeoutK: 3, initialTimeoutMs: 1000 }));
   assert.is(m.timeoutMs(), 1000);
   m.sent(0, 0); m.reply(0, 20, 20);
-  assert.is(m.timeoutMs(), 200, '3 × 20 ms is below the floor');
+  assert.is(m.timeoutMs(), 200, '20 + 3 × 10 ms is below the floor');
   const sat = new PathMonitor(2, [], cfg());
   sat.sent(0, 0); sat.reply(0, 600, 600);
-  assert.is(sat.timeoutMs(), 1800);
+  assert.is(sat.timeoutMs(), 600 + 4 * 300, 'first sample: rttvar = RTT/2');
+  for (let i = 1; i < 200; i++) { sat.sent(i, i * 100); sat.reply(i, 600, i * 100 + 600); }
+  assert.ok(Math.abs(sat.timeoutMs() - 750) < 1, `a steady 600 ms path keeps srtt/4 of headroom (${sat.timeoutMs()})`);
+  const capped = new PathMonitor(3, [], cfg({ timeoutCeilingMs: 1000 }));
+  capped.sent(0, 0); capped.reply(0, 900, 900);
+  assert.is(capped.timeoutMs(), 1000, 'the ceiling bounds it');
+  const twin = new PathMonitor(4, [], cfg());
+  for (let i = 0; i < 50; i++) { twin.sent(i, i * 50); twin.reply(i, 2, i * 50 + 2); }
+  assert.is(twin.timeoutMs(), 50, 'a 2 ms path times out at the default 50 ms floor');
 });
 
-test('a 600 ms satellite path probed every 100 ms stays up; a 200 ms timeout would have killed it', () => {
+test('a 600 ms satellite path probed every 100 ms stays up; pinned at a 200 ms timeout it never comes up, though late replies are not counted lost', () => {
   const m = new PathMonitor(1, [], cfg({ intervalMs: 100 }));
   const { events } = drive(m, 0, 30_000, () => 600);
   assert.equal(stateEvents(events).map((e) => e.to), ['up']);
   assert.is(m.state, 'up');
   assert.is(m.metrics(30_000).lost, 0);
-  const fixed = new PathMonitor(2, [], cfg({ intervalMs: 100, timeoutFloorMs: 200, timeoutK: 0, initialTimeoutMs: 200 }));
-  drive(fixed, 0, 5000, () => 600);
-  assert.is(fixed.state, 'down', 'the contrast: with the timeout pinned at 200 ms every probe counts as lost');
+  assert.is(m.metrics(30_000).late, 0, 'the adaptive timeout fits the RTT');
+  const fixed = new PathMonitor(2, [VOICE], cfg({ intervalMs: 100, timeoutFloorMs: 200, timeoutCeilingMs: 200, initialTimeoutMs: 200 }));
+  const fe = drive(fixed, 0, 30_000, () => 600).events;
+  const fm = fixed.metrics(30_000);
+  assert.ok(fm.late >= 290 && fm.received === 0, `every reply came after the timeout (${fm.late} late)`);
+  assert.ok(fm.lost <= 6, `but late is not lost: only the ones still in flight count (${fm.lost})`);
+  assert.ok(Math.abs(fm.srtt! - 600) < 1, 'late replies still measure the RTT');
+  assert.equal(stateEvents(fe).map((e) => e.to), [], 'the contrast: a timeout pinned under the RTT never lets the path come up');
+});
+
+test('a cut on a 2 ms path probed every 50 ms is declared down within 3 intervals + the 50 ms floor', () => {
+  const downs: number[] = [];
+  for (const cut of [5000, 5013, 5031, 5049]) {
+    const m = new PathMonitor(1, [], cfg({ intervalMs: 50 }));
+    const { events } = drive(m, 0, 7000, (t) => (t >= cut ? undefined : 2));
+    const down = stateEvents(events).find((e) => e.to === 'down')!;
+    assert.ok(down, 'went down');
+    downs.push(down.at - cut);
+    assert.match(down.cause, /timeout 50 ms/);
+  }
+  for (const d of downs) assert.ok(d > 100 && d <= 3 * 50 + 50, `declared down ${d} ms after the cut`);
+});
+
+test('a +150 ms each-way delay step is judged degraded, not down: a late reply revives the path at once', () => {
+  const m = new PathMonitor(1, [VOICE], cfg({ intervalMs: 50, holdDownMs: 5000 }));
+  const { events } = drive(m, 0, 12_000, (t) => (t >= 6000 ? 302 : 2));
+  const s = stateEvents(events);
+  // The two probes lost before the third miss may already break the 1 % loss bound (degraded first).
+  const after = s.filter((e) => e.at >= 6000).map((e) => e.to);
+  assert.equal(after.slice(-2), ['down', 'degraded'], `down only until the first delayed reply came back (${after})`);
+  const back = s[s.length - 1]!;
+  assert.match(back.cause, /late reply to probe \d+ \(RTT 302 ms > timeout 50 ms\): the RTT grew/);
+  assert.ok(back.at <= 6000 + 50 + 302, `revived at ${back.at}`);
+  assert.is(m.state, 'degraded');
+  assert.ok(m.timeoutMs() > 302, `the timeout grew to fit (${m.timeoutMs()})`);
+  assert.ok(!m.view(12_000).compliant.has('voice'), 'voice latency bound violated');
+  assert.equal(s.filter((e) => e.at > back.at).length, 0, 'no further flap once the timeout fits');
+});
+
+test('with minOutageMs, 10 ms probes ride out a 100 ms burst but still declare a cut down after the minimum outage', () => {
+  const burst = (t: number) => (t >= 5000 && t < 5100 ? undefined : 2);
+  const plain = new PathMonitor(1, [], cfg({ intervalMs: 10 }));
+  assert.equal(stateEvents(drive(plain, 0, 12_000, burst).events).map((e) => e.to), ['up', 'down', 'up'], 'without it the burst is an outage');
+  const held = new PathMonitor(2, [], cfg({ intervalMs: 10, minOutageMs: 250 }));
+  assert.equal(stateEvents(drive(held, 0, 8000, burst).events).map((e) => e.to), ['up']);
+  const cut = new PathMonitor(3, [], cfg({ intervalMs: 10, minOutageMs: 250 }));
+  const down = stateEvents(drive(cut, 0, 8000, (t) => (t >= 5000 ? undefined : 2)).events).find((e) => e.to === 'down')!;
+  assert.ok(down.at >= 5000 + 250 && down.at <= 5000 + 250 + 10, `down at ${down.at}`);
+  assert.match(down.cause, /outage \d+ ms ≥ 250 ms/);
 });
 
 test('declares a cut path down after N misses, within N × interval + timeout, with the cause', () => {
@@ -138,9 +192,20 @@ test('probes slowly while up, idle and loss-free, and fast again on loss or data
 });
 
 test('the probe budget stretches the interval when many paths share a transport', () => {
-  assert.is(budgetIntervalMs(4, 64_000), 42, '4 × 84 bytes × 8 bit / 64 kbit/s');
-  assert.is(budgetIntervalMs(1, 64_000, true), (104 * 8 * 1000) / 64_000, 'IPv6 headers are 20 bytes longer');
+  assert.is(budgetIntervalMs(4, 64_000), 50, '4 × (72 + 8 + 20) bytes × 8 bit / 64 kbit/s');
+  assert.is(budgetIntervalMs(1, 64_000, true), (120 * 8 * 1000) / 64_000, 'IPv6 headers are 20 bytes longer');
   assert.is(budgetIntervalMs(0, 64_000), 0);
+});
+
+test('judging jitter on the windowed mean rides out one RTT spike that the RFC 3550 filter turns into a violation', () => {
+  const spike = (t: number) => (t === 5000 ? 400 : 10);
+  const filter = new PathMonitor(1, [VOICE], cfg({ intervalMs: 100, timeoutFloorMs: 1000 }));
+  const fe = drive(filter, 0, 8000, spike).events;
+  assert.ok(fe.some((e) => e.kind === 'sla' && e.to === 'violating' && /jitter/.test(e.cause)), 'RFC 3550: 2 × 390 ms / 16 > 30 ms');
+  const win = new PathMonitor(2, [VOICE], cfg({ intervalMs: 100, timeoutFloorMs: 1000, jitterFromWindow: true }));
+  const we = drive(win, 0, 8000, spike).events;
+  assert.not.ok(we.some((e) => e.kind === 'sla' && e.to === 'violating'), 'window mean: 780 ms / 79 pairs ≈ 10 ms');
+  assert.is(win.state, 'up');
 });
 
 test.run();

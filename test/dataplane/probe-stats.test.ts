@@ -1,7 +1,7 @@
 /** Per-path measurements: RFC 6298 smoothing, RFC 3550 jitter, loss windows, percentiles, sequence anomalies. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PathStats, seqDiff } from '../../dataplane/probe/index.ts';
+import { PathStats, wilsonLower, seqDiff } from '../../dataplane/probe/index.ts';
 
 const close = (a: number | undefined, b: number, eps = 1e-9) => assert.ok(a !== undefined && Math.abs(a - b) <= eps, `${a} ≉ ${b}`);
 
@@ -60,10 +60,11 @@ test('tells reordered, duplicate and late replies apart and counts consecutive m
   assert.is(s.reply(2, 10, 3), 'duplicate');
   assert.ok(s.loss(3, 4)); assert.ok(s.loss(4, 5));
   assert.is(s.metrics(5).consecutiveMisses, 2);
-  assert.is(s.reply(3, 900, 6), 'late', 'a reply after its timeout does not undo the loss');
+  assert.is(s.reply(3, 900, 6), 'late', 'a reply after its timeout: slow, not lost');
   assert.not.ok(s.loss(2, 7), 'an answered probe cannot be lost afterwards');
   const m = s.metrics(7);
-  assert.is(m.received, 2); assert.is(m.lost, 2); assert.is(m.reordered, 1); assert.is(m.duplicates, 1); assert.is(m.late, 1);
+  assert.is(m.received, 2); assert.is(m.lost, 1); assert.is(m.reordered, 1); assert.is(m.duplicates, 1); assert.is(m.late, 1);
+  assert.is(m.lossCount, 1 / 4, 'only seq 4 stays lost in the count window'); assert.is(m.lossTime, 1 / 4);
   assert.is(m.consecutiveMisses, 2, 'late and duplicate replies do not reset the miss count');
 });
 
@@ -88,6 +89,40 @@ test('merges passive data-plane counters into the time-window loss', () => {
   assert.is(m.passiveReordered, 3);
   assert.is(m.lastPassiveTrafficAt, 960);
   close(m.lossCount, 1 / 11, 1e-12);
+});
+
+test('a late reply is taken out of the loss figures, resets the miss streak and feeds the RTT estimate', () => {
+  const s = new PathStats({ fastWindowMs: 1000 });
+  s.reply(0, 2, 2);
+  assert.ok(s.loss(1, 60)); assert.ok(s.loss(2, 110));
+  assert.is(s.reply(1, 302, 302), 'late');
+  s.late(302, 302);
+  const m = s.metrics(302);
+  assert.is(m.lost, 1, 'seq 2 is still outstanding-as-lost; seq 1 was only slow');
+  assert.is(m.lossTime, 1 / 3); assert.is(m.lossFast, 1 / 3); assert.is(m.lossCount, 1 / 3);
+  assert.is(m.consecutiveMisses, 0);
+  close(m.srtt, 0.875 * 2 + 0.125 * 302);
+  assert.is(m.lastReplyAt, 302);
+});
+
+test('windowed jitter: mean, p50 and p95 of |ΔRTT| over the percentile window forget old spikes', () => {
+  const s = new PathStats({ percentileWindow: 8 });
+  [10, 50, 10, 10, 10, 10, 10, 10, 10, 10, 12, 10].forEach((r, i) => s.reply(i, r, i));
+  const m = s.metrics(12);
+  // The last 8 differences: 0,0,0,0,0,0,2,2 — the 40 ms spikes fell out of the window.
+  close(m.jitterMean, 4 / 8); assert.is(m.jitterP50, 0); assert.is(m.jitterP95, 2);
+  assert.ok(m.jitter > 2 * m.jitterMean!, `the RFC 3550 filter still remembers them (${m.jitter})`);
+});
+
+test('the fast loss window keeps only its last second, and the Wilson lower bound needs real evidence', () => {
+  const s = new PathStats({ fastWindowMs: 1000 });
+  s.passive({ at: 0, received: 100, lost: 0, reordered: 0 });
+  s.passive({ at: 1500, received: 67, lost: 3, reordered: 0 });
+  assert.equal(s.fastLoss(1500), { bad: 3, samples: 70 }, 'the sample at 0 fell out of the fast window');
+  assert.is(s.metrics(1500).lossSamples, 170, 'but not out of the 10 s window');
+  assert.ok(Math.abs(wilsonLower(3, 70) - 0.0147) < 0.001, `${wilsonLower(3, 70)}`);
+  assert.ok(wilsonLower(1, 70) < 0.01, 'one loss in 70 proves nothing about a 1 % bound');
+  assert.is(wilsonLower(0, 0), 0);
 });
 
 test.run();

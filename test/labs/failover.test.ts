@@ -46,6 +46,10 @@ test('through a hard cut inside the MPLS cloud the voice flow resumes on the int
   const mpls = pathId(st, 'mpls'), inet = pathId(st, 'inet');
   await sleep(1000);
   assert.ok(flow!.since(wallMs() - 1000).length >= 40, 'the voice flow arrives before the cut');
+  // Passive loss end to end: edge2's responder echoes its pt_rx counters for the data edge1 sends on MPLS.
+  const echoed = (await until('edge2 to echo its receive counters for the MPLS path', 5000, (s) => s.paths.find((x: any) => x.id === mpls).passiveReceived > 0)).paths.find((x: any) => x.id === mpls);
+  assert.ok(echoed.passiveReceived <= sent(await edge1(), mpls), `edge2 reported ${echoed.passiveReceived} received of what edge1 sent`);
+  assert.is(typeof echoed.rttP95Ms, 'number', 'percentiles per path in status');
   const inetBefore = sent(st, inet);
   const t0 = wallMs();
   await p.setLinkState(lab, 'mpls:p2', 'down');

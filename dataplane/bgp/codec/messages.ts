@@ -8,7 +8,7 @@ import {
   type BgpError, type BgpMessage, type Capabilities, type CodecContext, type OpenMessage, type PathAttributes, type UpdateMessage,
 } from './types.ts';
 import { ATTRS, F_EXTENDED, F_OPTIONAL, F_TRANSITIVE, mergeAs4 } from './attrs.ts';
-import { formatIpv4, nlriSize, parseIpv4, readNlri, writeNlri } from './prefix.ts';
+import { formatIpv4, nlriCount, nlriSize, parseIpv4, readNlri, writeNlri } from './prefix.ts';
 
 /** Header size and the RFC 4271 maximum message size (extended messages, RFC 8654, are not negotiated). */
 export const HEADER_LEN = 19;
@@ -123,10 +123,23 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): Decoded<UpdateMe
   const aLen = u16(b, 2 + wLen);
   const aStart = 4 + wLen;
   if (aStart + aLen > b.length) return reset(1, `total path attribute length ${aLen} overruns the message`);
-  const withdrawn = readNlri(b.subarray(2, 2 + wLen), AFI_IPV4);
-  if (typeof withdrawn === 'string') return reset(10, `withdrawn routes: ${withdrawn}`);
-  const nlri = readNlri(b.subarray(aStart + aLen), AFI_IPV4);
-  if (typeof nlri === 'string') return reset(10, `NLRI: ${nlri}`);
+  let withdrawn: string[] | string = [], nlri: string[] | string = [], withdrawnRaw: Uint8Array | undefined, nlriRaw: Uint8Array | undefined;
+  let nlriN: number;
+  if (ctx.rawNlri) {
+    withdrawnRaw = b.subarray(2, 2 + wLen);
+    const w = nlriCount(withdrawnRaw, AFI_IPV4);
+    if (typeof w === 'string') return reset(10, `withdrawn routes: ${w}`);
+    nlriRaw = b.subarray(aStart + aLen);
+    const n = nlriCount(nlriRaw, AFI_IPV4);
+    if (typeof n === 'string') return reset(10, `NLRI: ${n}`);
+    nlriN = n;
+  } else {
+    withdrawn = readNlri(b.subarray(2, 2 + wLen), AFI_IPV4);
+    if (typeof withdrawn === 'string') return reset(10, `withdrawn routes: ${withdrawn}`);
+    nlri = readNlri(b.subarray(aStart + aLen), AFI_IPV4);
+    if (typeof nlri === 'string') return reset(10, `NLRI: ${nlri}`);
+    nlriN = nlri.length;
+  }
 
   const attrs: PathAttributes = {};
   const errors: BgpError[] = [];
@@ -177,12 +190,13 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): Decoded<UpdateMe
   }
   if (!ctx.as4) mergeAs4(attrs);
 
-  const announces = nlri.length > 0 || (attrs.mpReach?.nlri.length ?? 0) > 0;
+  const announces = nlriN > 0 || (attrs.mpReach?.nlri.length ?? 0) > 0;
   if (announces) {
-    const missing = [attrs.origin === undefined && !seen.has(1) && 1, attrs.asPath === undefined && !seen.has(2) && 2, nlri.length > 0 && attrs.nextHop === undefined && !seen.has(3) && 3].filter((x): x is number => x !== false);
+    const missing = [attrs.origin === undefined && !seen.has(1) && 1, attrs.asPath === undefined && !seen.has(2) && 2, nlriN > 0 && attrs.nextHop === undefined && !seen.has(3) && 3].filter((x): x is number => x !== false);
     for (const code of missing) errors.push(bgpError(ErrCode.UPDATE, 3, 'treat-as-withdraw', `missing well-known attribute ${ATTRS.get(code)!.name}`, Uint8Array.of(code)));
   }
   const msg: UpdateMessage = { type: 'update', withdrawn, attrs, nlri };
+  if (withdrawnRaw) { msg.withdrawnRaw = withdrawnRaw; msg.nlriRaw = nlriRaw; }
   if (errors.length) {
     msg.errors = errors;
     if (errors.some((e) => e.action === 'treat-as-withdraw')) msg.treatAsWithdraw = true;

@@ -150,3 +150,44 @@ export function readNlri(b: Uint8Array, afi: number): string[] | string {
   }
   return out;
 }
+
+/**
+ * Checks an NLRI field without decoding it: the number of prefixes, or a string when malformed (the same
+ * errors as {@link readNlri}). Example: `nlriCount(Uint8Array.of(8, 10, 16, 10, 1), 1)` is 2.
+ */
+export function nlriCount(b: Uint8Array, afi: number): number | string {
+  const max = afi === AFI_IPV4 ? 32 : 128;
+  let i = 0, n = 0;
+  while (i < b.length) {
+    const len = b[i]!;
+    if (len > max) return `prefix length ${len} exceeds ${max}`;
+    i += 1 + ((len + 7) >> 3);
+    if (i > b.length) return `prefix of length ${len} overruns the field`;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Walks a validated IPv4 NLRI field (see {@link nlriCount}) calling `fn(address, length)` per prefix, the
+ * address as an unsigned 32-bit number with host bits cleared; no allocation per prefix.
+ * Example: `forEachNlri4(Uint8Array.of(17, 10, 1, 255), (a, l) => …)` calls with (0x0a018000, 17).
+ */
+export function forEachNlri4(b: Uint8Array, fn: (address: number, length: number) => void): void {
+  let i = 0;
+  const end = b.length;
+  while (i < end) {
+    const len = b[i]!;
+    const n = (len + 7) >> 3;
+    let v = 0;
+    if (n > 0) v = b[i + 1]! << 24;
+    if (n > 1) v |= b[i + 2]! << 16;
+    if (n > 2) v |= b[i + 3]! << 8;
+    if (n > 3) v |= b[i + 4]!;
+    fn(len === 0 ? 0 : (v & (-1 << (32 - len))) >>> 0, len);
+    i += 1 + n;
+  }
+}
+
+/** Text of an IPv4 prefix given as an unsigned 32-bit address and a length: (0x0a010000, 16) -> "10.1.0.0/16". */
+export const prefix4Text = (address: number, len: number): string => `${address >>> 24}.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}/${len}`;

@@ -101,6 +101,10 @@ export interface UpdateMessage {
   attrs: PathAttributes;
   /** IPv4 prefixes announced in the classic field. */
   nlri: string[];
+  /** With `CodecContext.rawNlri`: the classic withdrawn-routes field, validated, not decoded (`withdrawn` is empty). */
+  withdrawnRaw?: Uint8Array;
+  /** With `CodecContext.rawNlri`: the classic NLRI field, validated, not decoded (`nlri` is empty). */
+  nlriRaw?: Uint8Array;
   /**
    * Set by the decoder when RFC 7606 says to treat this UPDATE as a withdrawal of all its prefixes
    * (announced ones in `nlri` and `attrs.mpReach`); `errors` says why.
@@ -131,6 +135,13 @@ export interface BgpError { code: number; subcode: number; data: Uint8Array; act
 export interface CodecContext {
   /** Both sides announced 4-octet AS support: AS_PATH and AGGREGATOR carry 4-octet AS numbers. */
   as4: boolean;
+  /**
+   * Leave the classic IPv4 withdrawn/NLRI fields of an UPDATE undecoded: the decoder validates them and
+   * hands the bytes over in {@link UpdateMessage.withdrawnRaw} / {@link UpdateMessage.nlriRaw} with
+   * `withdrawn` and `nlri` left empty, so a full-table receiver walks them without building a string per
+   * prefix (the speaker does; see `forEachNlri4`). Default false: prefixes as strings.
+   */
+  rawNlri?: boolean;
 }
 
 /** NOTIFICATION error codes (RFC 4271 §4.5, RFC 7313). */

@@ -19,10 +19,50 @@
 #include "counters.h"
 
 /*
- * The two functions below are global (non-static, not inlined): the verifier checks a global function
- * once on its own instead of once per path that reaches it, which keeps the LAN program far below the
- * verifier's instruction budget. Their pointer arguments must therefore be NULL-checked.
+ * pt_clamp_mss and pt_too_big below are global (non-static, not inlined): the verifier checks a global
+ * function once on its own instead of once per path that reaches it, which keeps the LAN program far below
+ * the verifier's instruction budget. Their pointer arguments must therefore be NULL-checked.
  */
+
+/* State of the TCP option walk of pt_clamp_mss, shared with its bpf_loop callback. */
+struct pt_mss_walk {
+	PT_CTX *ctx;
+	__u32 l4;      /* TCP header offset in the frame (< 256) */
+	__u32 optlen;  /* option bytes after the 20-byte base header (<= 40) */
+	__u32 i;       /* offset of the next option from the end of the base header */
+	__u32 found;   /* 1 when i is the offset of an MSS option */
+};
+
+/*
+ * One TCP option per bpf_loop iteration. An open-coded loop costs the verifier a state per iteration and
+ * per NOP / non-NOP outcome (the option offset is a different range on every path); the callback is
+ * checked once. It only reads: the rewrite happens in the caller with fresh bounds checks.
+ */
+static long pt_mss_step(__u32 n, void *arg)
+{
+	struct pt_mss_walk *w = arg;
+	__u32 i = w->i;
+	if (i >= w->optlen || i >= 40)
+		return 1;
+	void *data = ctx_data(w->ctx), *end = ctx_data_end(w->ctx);
+	__u8 *o = data + ((w->l4 + 20 + i) & 0x1ff);
+	if ((void *)(o + 1) > end)
+		return 1;
+	if (o[0] == PT_TCPOPT_EOL)
+		return 1;
+	if (o[0] == PT_TCPOPT_NOP) {
+		w->i = i + 1;
+		return 0;
+	}
+	if ((void *)(o + 2) > end || o[1] < 2)
+		return 1;
+	if (o[0] == PT_TCPOPT_MSS && o[1] == 4) {
+		w->found = 1;
+		return 1;
+	}
+	w->i = i + o[1];
+	return 0;
+}
 
 /** Lowers the MSS option of a TCP SYN to mss_max; the checksum is updated incrementally. */
 __attribute__((noinline)) int pt_clamp_mss(PT_CTX *ctx, const struct pt_pkt *p, __u16 mss_max)
@@ -35,43 +75,33 @@ __attribute__((noinline)) int pt_clamp_mss(PT_CTX *ctx, const struct pt_pkt *p, 
 	if ((void *)(th + 1) > end)
 		return 0;
 	__u32 optlen = th->doff * 4;
-	optlen = optlen > 20 ? optlen - 20 : 0;
-	__u32 i = 0;
-	for (int n = 0; n < 40; n++) {
-		if (i >= optlen)
-			break;
-		__u8 *o = data + ((l4 + 20 + i) & 0x1ff);
-		if ((void *)(o + 1) > end)
-			return 0;
-		if (o[0] == PT_TCPOPT_EOL)
-			return 0;
-		if (o[0] == PT_TCPOPT_NOP) {
-			i++;
-			continue;
-		}
-		if ((void *)(o + 2) > end || o[1] < 2)
-			return 0;
-		if (o[0] == PT_TCPOPT_MSS && o[1] == 4) {
-			if ((void *)(o + 4) > end)
-				return 0;
-			__u16 mss = (o[2] << 8) | o[3];
-			if (mss <= mss_max)
-				return 0;
-			__be16 from, to = bpf_htons(mss_max);
-			__builtin_memcpy(&from, o + 2, 2);
-			__builtin_memcpy(o + 2, &to, 2);
-			/* The MSS word sits at an even offset from the TCP header only when i is even; the sum is
-			 * over 16-bit words of the segment, so an odd offset swaps the bytes of both values. */
-			if (i & 1) {
-				from = (__be16)((from >> 8) | (from << 8));
-				to = (__be16)((to >> 8) | (to << 8));
-			}
-			ctx_l4_csum_replace2(ctx, &th->check, l4 + 16, from, to, 0);
-			return 1;
-		}
-		i += o[1];
+	struct pt_mss_walk w = { .ctx = ctx, .l4 = l4, .optlen = optlen > 20 ? optlen - 20 : 0 };
+	bpf_loop(40, pt_mss_step, &w, 0);
+	if (!w.found)
+		return 0;
+	__u32 i = w.i & 0x3f;
+	data = ctx_data(ctx);
+	end = ctx_data_end(ctx);
+	th = data + l4;
+	if ((void *)(th + 1) > end)
+		return 0;
+	__u8 *o = data + ((l4 + 20 + i) & 0x1ff);
+	if ((void *)(o + 4) > end)
+		return 0;
+	__u16 mss = (o[2] << 8) | o[3];
+	if (mss <= mss_max)
+		return 0;
+	__be16 from, to = bpf_htons(mss_max);
+	__builtin_memcpy(&from, o + 2, 2);
+	__builtin_memcpy(o + 2, &to, 2);
+	/* The MSS word sits at an even offset from the TCP header only when i is even; the sum is
+	 * over 16-bit words of the segment, so an odd offset swaps the bytes of both values. */
+	if (i & 1) {
+		from = (__be16)((from >> 8) | (from << 8));
+		to = (__be16)((to >> 8) | (to << 8));
 	}
-	return 0;
+	ctx_l4_csum_replace2(ctx, &th->check, l4 + 16, from, to, 0);
+	return 1;
 }
 
 /** Decrements the inner TTL / hop limit (the edge is a router hop); caller checked it is > 1. */

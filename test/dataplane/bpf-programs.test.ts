@@ -151,6 +151,9 @@ const big6 = ipv6({ src: '2001:db8:1::10', dst: '2001:db8:2::10', nh: IPPROTO.tc
   payload: tcp('2001:db8:1::10', '2001:db8:2::10', { sport: 40001, dport: 443, flags: TCP.ACK, data: Buffer.alloc(1360 - 20, 1) }) });
 const syn = (mss: number, ttl = 64) => ipv4({ src: '10.1.0.10', dst: '10.2.0.10', proto: IPPROTO.tcp, ttl,
   payload: tcp('10.1.0.10', '10.2.0.10', { sport: 40002, dport: 443, flags: TCP.SYN, options: [tcpOpt.mss(mss), tcpOpt.sackOk(), tcpOpt.nop(), tcpOpt.wscale(7)] }) });
+/** The MSS option after others, at an odd offset (NOP, window scale) — the option walk, not a fixed slot. */
+const synLateMss = (mss: number, ttl = 64) => ipv4({ src: '10.1.0.10', dst: '10.2.0.10', proto: IPPROTO.tcp, ttl,
+  payload: tcp('10.1.0.10', '10.2.0.10', { sport: 40003, dport: 443, flags: TCP.SYN, options: [tcpOpt.nop(), tcpOpt.wscale(7), tcpOpt.mss(mss), tcpOpt.sackOk(), tcpOpt.nop(), tcpOpt.nop()] }) });
 
 const ping = ipv4({ src: '10.1.0.10', dst: '10.1.0.1', proto: IPPROTO.icmp, payload: echoRequest('10.1.0.10', '10.1.0.1', 1, 1, Buffer.alloc(8)) });
 
@@ -261,6 +264,11 @@ const lanFixtures: Fixture[] = [
     description: 'clamps the MSS of a SYN to the path MTU (1400 - 44 - 40) with a correct TCP checksum',
     input: lanFrame(syn(1460)), verdict: 'redirect',
     output: () => encapsulated(2, { classId: WEB, segment: 10 }, syn(1316, 63)),
+  },
+  {
+    description: 'finds and clamps an MSS option that follows other options at an odd offset',
+    input: lanFrame(synLateMss(1460)), verdict: 'redirect',
+    output: () => encapsulated(2, { classId: WEB, segment: 10 }, synLateMss(1316, 63)),
   },
   {
     description: 'leaves a smaller MSS alone',

@@ -15,9 +15,11 @@
  *
  * eBGP over iBGP for one prefix is decided inside the speaker (decision process); the ranks here matter
  * when sources collide. Routes the speaker originates itself (peer undefined) are not installed: they
- * describe this edge's own networks. A BGP route is installed only when its next hop lies in a connected
- * subnet of one of the bundle's interfaces (no recursive next-hop resolution; multi-hop iBGP next hops
- * are reported as skipped): `via <next hop> dev <that interface>` in the segment's table, and as an overlay
+ * describe this edge's own networks. A BGP route whose next hop lies in a connected subnet of one of the
+ * bundle's interfaces is installed `via <next hop> dev <that interface>`; any other next hop (multi-hop
+ * iBGP) is resolved one level deep through the longest covering route of the table (bundle routes and
+ * the BGP routes of the first pass) and installed `via <its gateway> dev <its device>` — in the segment's
+ * table, and as an overlay
  * route of kind `local` when the interface is a LAN, `internet` when it is a WAN. Both kinds pass the
  * packet to the kernel stack in the LAN program, so a BGP more-specific inside a remote-site aggregate
  * leaves the overlay and follows the kernel route. IPv6 BGP routes are reported as skipped (the bundle's
@@ -55,6 +57,8 @@ export interface InstalledBgpRoute {
   kind: 'local' | 'internet';
   source: 'ebgp' | 'ibgp';
   peer: string;
+  /** Recursive next hop only: the gateway actually installed, from the route covering `nextHop`. */
+  via?: string;
 }
 
 export interface MergedFib {
@@ -141,10 +145,24 @@ export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFi
     const wan = own || lan ? undefined : wans.find((w) => w.ipv4.some((a) => inSubnet(nh, a)));
     j = own ? { reason: `next hop ${nh} is this edge` }
       : lan ? { dev: lan.name, kind: 'local' } : wan ? { dev: wan.name, kind: 'internet' }
-      : { reason: `next hop ${nh} is not on a connected subnet (no recursive resolution)` };
+      : { reason: 'recursive' };
     hops.set(k, j);
     return j;
   };
+  const install = (r: BgpFibRoute, source: 'ebgp' | 'ibgp', table: number | 'main', via: string, dev: string, kind: 'local' | 'internet', recursive: boolean) => {
+    // No holder.set: the speaker gives one best path per (segment, prefix), so no later BGP route can
+    // collide with this one (and a million Map.set calls per batch are not free).
+    out.kernel.routes.push({ dst: r.prefix, via, dev, table });
+    if (overlayRoutes < OVERLAY_BGP_ROUTE_LIMIT) {
+      const list = out.overlay.get(r.segment) ?? [];
+      list.push(kind === 'local' ? { prefix: r.prefix, kind, interface: dev } : { prefix: r.prefix, kind });
+      out.overlay.set(r.segment, list);
+      overlayRoutes++;
+    } else out.bgp.overlayOmitted++;
+    out.bgp.installed.push({ segment: r.segment, prefix: r.prefix, nextHop: r.nextHop!, dev, kind, source, peer: r.peer!, ...(recursive ? { via } : {}) });
+  };
+  // Next hops off every connected subnet wait for the second pass: resolved through the merged routes.
+  const deferred: { r: BgpFibRoute; source: 'ebgp' | 'ibgp'; table: number | 'main' }[] = [];
   for (const r of sorted) {
     if (r.peer === undefined) { out.bgp.originated++; continue; }
     const source: 'ebgp' | 'ibgp' = r.ibgp ? 'ibgp' : 'ebgp';
@@ -155,19 +173,71 @@ export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFi
     if (held !== undefined && SOURCE_RANK[held] < SOURCE_RANK[source]) { skip(r, `shadowed by a ${held} route`); continue; }
     if (!r.nextHop || !isIPv4(r.nextHop)) { skip(r, `next hop ${r.nextHop ?? 'missing'} is not IPv4`); continue; }
     const { dev, kind, reason } = judge(r.segment, r.nextHop);
+    if (reason === 'recursive') { deferred.push({ r, source, table }); continue; }
     if (!dev || !kind) { skip(r, reason!); continue; }
-    holder.set(key(r.segment, r.prefix), source);
-    const kr: KernelRoute = { dst: r.prefix, via: r.nextHop, dev, table };
-    out.kernel.routes.push(kr);
-    if (overlayRoutes < OVERLAY_BGP_ROUTE_LIMIT) {
-      const list = out.overlay.get(r.segment) ?? [];
-      list.push(kind === 'local' ? { prefix: r.prefix, kind, interface: dev } : { prefix: r.prefix, kind });
-      out.overlay.set(r.segment, list);
-      overlayRoutes++;
-    } else out.bgp.overlayOmitted++;
-    out.bgp.installed.push({ segment: r.segment, prefix: r.prefix, nextHop: r.nextHop, dev, kind, source, peer: r.peer });
+    install(r, source, table, r.nextHop, dev, kind, false);
+  }
+  if (!deferred.length) return out;
+
+  // Recursive next hops (an iBGP next hop several hops away): the longest route of the segment's table
+  // covering the next hop — a bundle route, or a BGP route installed in the first pass — gives gateway
+  // and device. One level: a route resolved here does not resolve others. The whole merge runs again on
+  // every bundle apply and BGP batch, so when the covering route changes the dependants follow in the
+  // same write (the kernel writer's diff rewrites them).
+  const lpm = new Map<number | 'main', Map<number, Map<number, KernelRoute>>>();
+  for (const kr of out.kernel.routes) {
+    const [base, len] = (kr.dst === 'default' ? '0.0.0.0/0' : kr.dst).split('/');
+    if (!isIPv4(base!)) continue;
+    const bits = Number(len ?? 32);
+    const byLen = lpm.get(kr.table) ?? new Map<number, Map<number, KernelRoute>>();
+    lpm.set(kr.table, byLen);
+    const m = byLen.get(bits) ?? new Map<number, KernelRoute>();
+    byLen.set(bits, m);
+    m.set(ip4(base!) & maskOf(bits), kr);
+  }
+  const lens = new Map([...lpm].map(([t, byLen]) => [t, [...byLen.keys()].sort((a, b) => b - a)] as const));
+  const resolved = new Map<string, KernelRoute | undefined>();
+  const resolve = (table: number | 'main', nh: string): KernelRoute | undefined => {
+    const k = `${table}|${nh}`;
+    if (resolved.has(k)) return resolved.get(k);
+    const a = ip4(nh);
+    let hit: KernelRoute | undefined;
+    for (const bits of lens.get(table) ?? []) {
+      hit = lpm.get(table)!.get(bits)!.get(a & maskOf(bits));
+      if (hit) break;
+    }
+    resolved.set(k, hit);
+    return hit;
+  };
+  for (const { r, source, table } of deferred) {
+    const cover = resolve(table, r.nextHop!);
+    if (!cover) { skip(r, `next hop ${r.nextHop} is neither on a connected subnet nor covered by a route`); continue; }
+    if (cover.blackhole || !cover.via || !cover.dev) { skip(r, `next hop ${r.nextHop} resolves to ${cover.dst}, which has no gateway (${cover.blackhole ? 'blackhole' : 'no next hop'})`); continue; }
+    const kind = bundle.interfaces.lan.some((l) => l.name === cover.dev) ? 'local' : 'internet';
+    install(r, source, table, cover.via, cover.dev, kind, true);
   }
   return out;
+}
+
+/** Netmask of a prefix length as a signed 32-bit number (compare with `ip4(x) & mask`). */
+const maskOf = (bits: number) => (bits === 0 ? 0 : 0xffffffff << (32 - bits));
+
+/**
+ * Whether two merges give the same overlay routes (same segments, same entries in the same order): when
+ * they do, a BGP batch need not touch the overlay maps at all — e.g. once the overlay limit is reached,
+ * further routes of a full table go to the kernel only.
+ */
+export function sameOverlay(a: ReadonlyMap<string, BundleRoute[]>, b: ReadonlyMap<string, BundleRoute[]>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [seg, xs] of a) {
+    const ys = b.get(seg);
+    if (!ys || ys.length !== xs.length) return false;
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i]!, y = ys[i]!;
+      if (x.prefix !== y.prefix || x.kind !== y.kind || (x as { interface?: string }).interface !== (y as { interface?: string }).interface) return false;
+    }
+  }
+  return true;
 }
 
 /** The bundle with the merge's extra overlay routes appended to their segments (for the overlay maps). */

@@ -216,7 +216,7 @@ export class KernelRouteWriter {
       next = new Map(plan.routes.map((r) => [routeKey(r), r]));
       // Through the map: one line per route even when the plan names a key twice (the last wins).
       lines = routeBatch({ ...plan, routes: [...next.values()] }, current);
-      stats = { mode: 'full', replaced: plan.routes.length, added: 0, deleted: lines.length - plan.routes.length };
+      stats = { mode: 'full', replaced: next.size, added: 0, deleted: lines.length - next.size };
     } else {
       const d = diffRoutes(prev!, plan.routes);
       lines = diffBatch(d);
@@ -237,7 +237,10 @@ export class KernelRouteWriter {
       // Small writes (a BGP batch of a few routes) stay one process.
       const n = part.length < 2000 ? 1 : lanes;
       const per = Math.ceil(part.length / n);
-      await Promise.all(Array.from({ length: n }, (_, k) => part.slice(k * per, (k + 1) * per)).filter((x) => x.length).map((x) => this.batch(x)));
+      // allSettled: a failed lane must not leave another still writing under the next write.
+      const done = await Promise.allSettled(Array.from({ length: n }, (_, k) => part.slice(k * per, (k + 1) * per)).filter((x) => x.length).map((x) => this.batch(x)));
+      const failed = done.find((d) => d.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
     }
     this.written = next;
     this.rulesJson = rulesJson;
@@ -262,6 +265,11 @@ export class KernelRouteWriter {
     }
     child.stdin!.end();
     const [code] = await exited;
-    if (code !== 0) throw new Error(`ip -batch: ${stderr.trim() || `exit ${code}`}`);
+    if (code !== 0) {
+      // ip names the failing input line ("Command failed -:N"): quote it, the message alone rarely says which route.
+      const n = Number(/Command failed -:(\d+)/.exec(stderr)?.[1]);
+      const line = n ? ` (line ${n}: ${lines[n - 1]})` : '';
+      throw new Error(`ip -batch: ${stderr.trim().split('\n')[0] || `exit ${code}`}${line}`);
+    }
   }
 }

@@ -3,9 +3,9 @@
 // checks, overlay route kinds, withdrawal through the kernel sync; and the BGP batching in agent/bgp.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mergeRoutes, OVERLAY_BGP_ROUTE_LIMIT, withOverlayRoutes, type BgpFibRoute } from '../../dataplane/agent/fib.ts';
+import { mergeRoutes, OVERLAY_BGP_ROUTE_LIMIT, sameOverlay, withOverlayRoutes, type BgpFibRoute } from '../../dataplane/agent/fib.ts';
 import { AgentBgp, bgpConfigOf, type BgpEvent } from '../../dataplane/agent/bgp.ts';
-import { planKernelRoutes, routeBatch } from '../../dataplane/agent/kernel-routes.ts';
+import { diffRoutes, planKernelRoutes, routeBatch, routeKey } from '../../dataplane/agent/kernel-routes.ts';
 import { Bundle } from '../../dataplane/bundle/schema.ts';
 import { fibEntries } from '../../dataplane/xdp/fib.ts';
 import * as M from '../../dataplane/xdp/maps.ts';
@@ -85,7 +85,70 @@ test('own networks, unusable next hops, IPv6 and unknown segments are reported, 
   assert.equal(m.bgp.installed, []);
   assert.is(m.bgp.originated, 1);
   assert.equal(m.bgp.skipped.map((r) => r.prefix).sort(), ['10.50.0.0/16', '10.51.0.0/16', '10.52.0.0/16', '2001:db8::/32']);
-  assert.match(m.bgp.skipped.find((r) => r.prefix === '10.50.0.0/16')!.reason, /not on a connected subnet/);
+  assert.match(m.bgp.skipped.find((r) => r.prefix === '10.50.0.0/16')!.reason, /neither on a connected subnet nor covered by a route/);
+});
+
+test('a batch whose overlay routes did not change is recognised (the agent then leaves the maps alone)', () => {
+  const b = edge1Bundle();
+  const m = (rs: BgpFibRoute[]) => mergeRoutes(b, planKernelRoutes(b), rs).overlay;
+  const base = [ebgp('192.168.50.0/24', '10.1.0.254'), ebgp('198.18.0.0/16', '100.64.0.1')];
+  assert.ok(sameOverlay(m(base), m([...base].reverse())));
+  assert.ok(sameOverlay(m(base), m([base[0]!, ebgp('198.18.0.0/16', '172.16.0.9')])), 'an internet route moving between WANs: same map entry (the kernel route changes)');
+  assert.not.ok(sameOverlay(m(base), m(base.slice(0, 1))), 'a withdrawn route');
+  assert.not.ok(sameOverlay(m(base), m([ebgp('192.168.50.0/24', '100.64.0.1'), ebgp('198.18.0.0/16', '100.64.0.1')])), 'a route moving from a LAN to a WAN changes its kind');
+});
+
+const ibgp = (prefix: string, nextHop: string): BgpFibRoute => ({ segment: 'default', prefix, nextHop, peer: '10.255.255.1', ibgp: true });
+
+test('a recursive next hop resolves through the longest covering route: a bundle route or an eBGP route', () => {
+  const b = edge1Bundle();
+  const m = mergeRoutes(b, planKernelRoutes(b), [
+    ebgp('198.18.0.0/16', '100.64.0.1'), // eBGP over the inet WAN: covers the iBGP next hops below
+    ebgp('198.18.7.0/24', '172.16.0.9'), // a more specific one, over the mpls WAN
+    ibgp('203.0.113.0/24', '198.18.1.1'), // → 198.18.0.0/16 → via 100.64.0.1 dev wan1
+    ibgp('203.0.114.0/24', '198.18.7.7'), // → 198.18.7.0/24 → via 172.16.0.9 dev wan0
+    ibgp('203.0.115.0/24', '10.2.0.77'), // → the bundle's remote-site route 10.2.0.0/24 via 172.16.0.2 dev wan0
+  ]);
+  const rec = m.bgp.installed.filter((r) => r.via);
+  assert.equal(rec.map((r) => `${r.prefix} nh ${r.nextHop} via ${r.via} dev ${r.dev} ${r.kind} ${r.source}`), [
+    '203.0.113.0/24 nh 198.18.1.1 via 100.64.0.1 dev wan1 internet ibgp',
+    '203.0.114.0/24 nh 198.18.7.7 via 172.16.0.9 dev wan0 internet ibgp',
+    '203.0.115.0/24 nh 10.2.0.77 via 172.16.0.2 dev wan0 internet ibgp',
+  ]);
+  assert.ok(m.kernel.routes.some((r) => r.dst === '203.0.113.0/24' && r.via === '100.64.0.1' && r.dev === 'wan1'));
+  assert.equal(m.bgp.skipped, []);
+});
+
+test('when the covering route changes or goes, the dependent routes follow in the next merge', () => {
+  const b = edge1Bundle();
+  const dep = ibgp('203.0.113.0/24', '198.18.1.1');
+  const viaInet = mergeRoutes(b, planKernelRoutes(b), [ebgp('198.18.0.0/16', '100.64.0.1'), dep]);
+  const viaMpls = mergeRoutes(b, planKernelRoutes(b), [ebgp('198.18.0.0/16', '172.16.0.9'), dep]);
+  const gone = mergeRoutes(b, planKernelRoutes(b), [dep]);
+  const route = (m: ReturnType<typeof mergeRoutes>) => m.kernel.routes.find((r) => r.dst === '203.0.113.0/24');
+  assert.equal(route(viaInet), { dst: '203.0.113.0/24', via: '100.64.0.1', dev: 'wan1', table: 'main' });
+  assert.equal(route(viaMpls), { dst: '203.0.113.0/24', via: '172.16.0.9', dev: 'wan0', table: 'main' });
+  assert.is(route(gone), undefined);
+  assert.match(gone.bgp.skipped[0]!.reason, /neither on a connected subnet nor covered by a route/);
+  // The kernel writer's diff turns that into one changed route, then one deleted route.
+  const d1 = diffRoutes(new Map(viaInet.kernel.routes.map((r) => [routeKey(r), r])), viaMpls.kernel.routes);
+  assert.equal([d1.add.length, d1.change.map((r) => r.dst), d1.remove.length], [0, ['198.18.0.0/16', '203.0.113.0/24'], 0]);
+  const d2 = diffRoutes(d1.next, gone.kernel.routes);
+  assert.equal(d2.remove.map((r) => r.dst).sort(), ['198.18.0.0/16', '203.0.113.0/24']);
+});
+
+test('a next hop covered by a blackhole is not installed, and resolution is one level deep', () => {
+  const b = edge1Bundle();
+  const m = mergeRoutes(b, planKernelRoutes(b), [
+    ibgp('203.0.113.0/24', '10.66.1.1'), // the bundle's blackhole 10.66.0.0/16
+    ibgp('198.18.0.0/16', '10.2.0.77'), // resolves (remote-site route) ...
+    ibgp('203.0.116.0/24', '198.18.1.1'), // ... but does not resolve others in turn
+  ]);
+  assert.equal(m.bgp.installed.map((r) => r.prefix), ['198.18.0.0/16']);
+  assert.equal(m.bgp.skipped.map((r) => `${r.prefix}: ${r.reason}`).sort(), [
+    '203.0.113.0/24: next hop 10.66.1.1 resolves to 10.66.0.0/16, which has no gateway (blackhole)',
+    '203.0.116.0/24: next hop 198.18.1.1 is neither on a connected subnet nor covered by a route',
+  ]);
 });
 
 test('routes of a second segment go to its table, next hop on its own LAN', () => {

@@ -312,20 +312,23 @@ export class NetnsProvider implements TwinProvider {
     // Both hooks at both ends. An edge's own ingress drop runs after its tc/XDP programs (which have
     // already consumed the packet — e.g. marked a duplicate sequence as seen — before the cut kills it),
     // and its egress drop is bypassed by XDP redirects; the far end's ingress and egress drops are what
-    // make the cut total, so a packet is never half-delivered.
-    for (const e of ends) {
-      const { ns, dev, ifindex } = await this.endpoint(lab, e);
-      if (state === 'down') {
-        await runOk(['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], {
-          input: 'add table netdev patronus\n'
-            + `add chain netdev patronus cut_${ifindex} { type filter hook ingress device "${dev}" priority -500; policy drop; }\n`
-            + `add chain netdev patronus cut_out_${ifindex} { type filter hook egress device "${dev}" priority -500; policy drop; }\n`,
-        });
-      } else {
-        await run(['ip', 'netns', 'exec', ns, 'nft', 'delete', 'chain', 'netdev', 'patronus', `cut_${ifindex}`]);
-        await run(['ip', 'netns', 'exec', ns, 'nft', 'delete', 'chain', 'netdev', 'patronus', `cut_out_${ifindex}`]);
+    // make the cut total, so a packet is never half-delivered. For the same reason the egress drops go in
+    // before the ingress drops, and come out after them: in between, nothing is on the wire to be half-seen.
+    const at = await Promise.all(ends.map((e) => this.endpoint(lab, e)));
+    const hook = async (dir: 'ingress' | 'egress', on: boolean) => {
+      for (const { ns, dev, ifindex } of at) {
+        const chain = dir === 'ingress' ? `cut_${ifindex}` : `cut_out_${ifindex}`;
+        if (on) {
+          await runOk(['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], {
+            input: `add table netdev patronus\nadd chain netdev patronus ${chain} { type filter hook ${dir} device "${dev}" priority -500; policy drop; }\n`,
+          });
+        } else {
+          await run(['ip', 'netns', 'exec', ns, 'nft', 'delete', 'chain', 'netdev', 'patronus', chain]);
+        }
       }
-    }
+    };
+    if (state === 'down') { await hook('egress', true); await hook('ingress', true); }
+    else { await hook('ingress', false); await hook('egress', false); }
   }
 
   /**

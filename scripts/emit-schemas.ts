@@ -2,6 +2,7 @@
  * Writes the JSON Schemas editors use, each emitted from its zod schema (the source of truth):
  *   controller/intent/intent.schema.json   (intent files)
  *   labs/lab.schema.json                   (lab files)
+ *   scenarios/scenario.schema.json         (scenario files)
  * Run: npx tsx scripts/emit-schemas.ts   — prints each file it wrote. A test checks the committed files
  * equal what the schemas emit now. Add a file kind by adding an entry to `schemaFiles`.
  */
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intentJsonSchema } from '../controller/intent/index.ts';
 import { labJsonSchema } from '../twin/lab/json-schema.ts';
+import { scenarioJsonSchema } from '../scenarios/json-schema.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -20,6 +22,7 @@ export interface SchemaFile { path: string; schema: () => unknown }
 export const schemaFiles: SchemaFile[] = [
   { path: 'controller/intent/intent.schema.json', schema: intentJsonSchema },
   { path: 'labs/lab.schema.json', schema: labJsonSchema },
+  { path: 'scenarios/scenario.schema.json', schema: scenarioJsonSchema },
 ];
 
 /** The exact text written for a schema (2-space JSON and a final newline). */

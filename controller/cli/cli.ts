@@ -8,6 +8,7 @@ import { isTwinError } from '../../twin/index.ts';
 import { runDemo } from './demo.ts';
 import { runTwin } from './twin.ts';
 import { runBgp } from './bgp.ts';
+import { runScenarioCli, runVerifyCli } from './scenario.ts';
 
 /** One sub-command: `patronus <name> ...`. */
 export interface Command {
@@ -28,6 +29,8 @@ registerCommand({ name: 'twin', summary: 'bring labs up and down on the twin, in
 registerCommand({ name: 'demo', summary: 'two-site-dual-wan on the netns twin: up, status, cross-site ping, down', run: runDemo });
 registerCommand({ name: 'edge', summary: 'run the edge agent', run: runAgentCli });
 registerCommand({ name: 'bgp', summary: 'BGP neighbours and routes of an edge agent in a lab', run: runBgp });
+registerCommand({ name: 'scenario', summary: 'run what-if scenarios on the twin, query their DuckDB telemetry', run: runScenarioCli });
+registerCommand({ name: 'verify', summary: 'the CI gate: an intent against a suite of scenarios (Markdown, JSON, JUnit)', run: runVerifyCli });
 
 function usage(): string {
   const rows = [...commands.values()].map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

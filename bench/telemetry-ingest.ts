@@ -1,0 +1,105 @@
+/**
+ * bench/telemetry-ingest.ts — how fast the scenario runner's own ingest module (scenarios/store.ts,
+ * RunStore.append: row objects → data chunks → DuckDB appender) takes rows of the real probes schema
+ * (`path_state`), against a bare appender loop (appendVarchar/appendDouble/… per value, endRow per row)
+ * over the same rows in the same run, each into a fresh DuckDB file.
+ *
+ * Rows are generated deterministically in batches of --batch (the runner appends in batches too) outside
+ * the timed sections, so both sides ingest identical rows and only ingest is timed (the final flush and
+ * close included). Goal (issue 8): ≥ 2 M rows/s and ≥ 0.8× the bare appender.
+ * The last line is one JSON object with the raw figures; exits non-zero instead when a side could not
+ * ingest every row (counted back with SQL).
+ *
+ * Run: npx tsx bench/telemetry-ingest.ts [--rows 10000000] [--batch 100000]   (under flock /tmp/pt-heavy.lock)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { RunStore, TABLES, type Row } from '../scenarios/index.ts';
+
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '10000000' }, batch: { type: 'string', default: '100000' } } });
+const N = Number(values.rows), B = Number(values.batch);
+if (!(Number.isInteger(N) && N > 0 && Number.isInteger(B) && B > 0)) { process.stderr.write('--rows and --batch take positive integers\n'); process.exit(2); }
+
+const TRANSPORTS = ['mpls', 'inet', 'lte'];
+const STATES = ['up', 'degraded', 'down'];
+/** Batch `k` of path_state rows as the runner produces them: 4 edges × 3 paths sampled every 500 ms. */
+function batch(k: number): Row[] {
+  const rows: Row[] = new Array(Math.min(B, N - k * B));
+  for (let i = 0; i < rows.length; i++) {
+    const n = k * B + i;
+    const path = n % 12;
+    rows[i] = {
+      run_id: 'bench-run', t_ms: Math.floor(n / 12) * 500, node: `edge${(path >> 2) + 1}`, path_id: (path & 3) + 1, peer: `edge${((path >> 2) + 1) % 4 + 1}`,
+      transport: TRANSPORTS[path % 3]!, state: STATES[n % 97 === 0 ? 1 : 0]!, rtt_p50_ms: 10 + (n % 13) * 0.25, rtt_p95_ms: 12 + (n % 17) * 0.5,
+      jitter_ms: (n % 7) * 0.1, loss: n % 101 === 0 ? 0.02 : 0, compliant: n % 97 === 0 ? '' : 'voice',
+    };
+  }
+  return rows;
+}
+const batches = Math.ceil(N / B);
+
+async function ours(file: string): Promise<number> {
+  const s = await RunStore.create(file);
+  let ms = 0;
+  for (let k = 0; k < batches; k++) {
+    const rows = batch(k);
+    const t = performance.now();
+    await s.append('path_state', rows);
+    ms += performance.now() - t;
+  }
+  const t = performance.now();
+  s.close();
+  return ms + performance.now() - t;
+}
+
+async function bare(file: string): Promise<number> {
+  const inst = await DuckDBInstance.create(file);
+  const c = await inst.connect();
+  await c.run(`create table path_state (${TABLES.path_state.map(([n, t]) => `"${n}" ${t}`).join(', ')})`);
+  let ms = 0;
+  for (let k = 0; k < batches; k++) {
+    const rows = batch(k);
+    const t = performance.now();
+    const a = await c.createAppender('path_state');
+    for (const r of rows) {
+      a.appendVarchar(r.run_id as string); a.appendDouble(r.t_ms as number); a.appendVarchar(r.node as string); a.appendInteger(r.path_id as number);
+      a.appendVarchar(r.peer as string); a.appendVarchar(r.transport as string); a.appendVarchar(r.state as string); a.appendDouble(r.rtt_p50_ms as number);
+      a.appendDouble(r.rtt_p95_ms as number); a.appendDouble(r.jitter_ms as number); a.appendDouble(r.loss as number); a.appendVarchar(r.compliant as string);
+      a.endRow();
+    }
+    a.flushSync();
+    a.closeSync();
+    ms += performance.now() - t;
+  }
+  const t = performance.now();
+  c.closeSync();
+  inst.closeSync();
+  return ms + performance.now() - t;
+}
+
+async function count(file: string): Promise<number> {
+  const inst = await DuckDBInstance.create(file);
+  const c = await inst.connect();
+  const n = Number((await c.runAndReadAll('select count(*) from path_state')).getRows()[0]![0]);
+  c.closeSync();
+  inst.closeSync();
+  return n;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'pt-bench-ingest-'));
+try {
+  const load = loadavg()[0];
+  // Bare first, then ours, so a warming page cache favours ours no more than it does the baseline.
+  const bareMs = await bare(join(dir, 'bare.duckdb'));
+  const oursMs = await ours(join(dir, 'ours.duckdb'));
+  const [nb, no] = [await count(join(dir, 'bare.duckdb')), await count(join(dir, 'ours.duckdb'))];
+  if (nb !== N || no !== N) { process.stderr.write(`rows ingested: bare ${nb}, ours ${no}, expected ${N}\n`); process.exit(1); }
+  const rps = Math.round(N / (oursMs / 1000)), bareRps = Math.round(N / (bareMs / 1000));
+  console.log(JSON.stringify({ bench: 'telemetry-ingest', rows: N, batch: B, rows_per_s: rps, bare_rows_per_s: bareRps, ratio: +(rps / bareRps).toFixed(3),
+    ours_ms: Math.round(oursMs), bare_ms: Math.round(bareMs), load1_before: load, load1_after: loadavg()[0] }));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

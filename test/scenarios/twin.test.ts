@@ -1,0 +1,59 @@
+// timeout: 240
+// Scenarios end to end on the netns twin: isp-cut passes (exit 0) with its telemetry in the run file, and
+// the deliberately wrong intent of wrong-voice-on-inet makes the gate fail (exit 1) while the lab's own intent
+// passes the same scenario. Run by hand under
+// `flock /tmp/pt-heavy.lock`: an overloaded host makes a run invalid (exit 3), which fails this test.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getProvider } from '../../twin/index.ts';
+import { queryRuns, runScenario } from '../../scenarios/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'pt-scenario-twin-'));
+const lab = `sct${process.pid}`;
+const p = getProvider('netns');
+const cliLabs: string[] = [];
+
+test.after(async () => {
+  for (const l of [lab, ...cliLabs]) if ((await p.list()).includes(l)) await p.destroy(l);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('isp-cut passes: voice fails over to the internet and the run file holds its telemetry', async () => {
+  const out = join(dir, 'isp-cut.duckdb');
+  const r = await runScenario('scenarios/isp-cut.yaml', { out, labName: lab });
+  assert.is(r.verdict, 'pass', `${r.summary}\n${r.invalidReasons.join('\n')}`);
+  assert.is(r.exitCode, 0);
+  assert.not.ok((await p.list()).includes(lab), 'the lab is torn down');
+  const q = async (sql: string) => (await queryRuns(sql, [out])).rows;
+  assert.equal(await q('select verdict, valid, exit_code from runs'), [{ verdict: 'pass', valid: true, exit_code: 0 }]);
+  const [voice] = await q("select sum(sent) as sent, sum(received) as received from flows where flow = 'call'");
+  assert.ok((voice!.sent as number) > 900, `voice sent ${voice!.sent} packets in 20 s at 50 pps`);
+  assert.equal(await q("select kind, target from events order by t_ms"), [{ kind: 'cut', target: 'mpls:p2' }, { kind: 'restore', target: 'mpls:p2' }]);
+  // The cut shows in the agents' own telemetry: edge1 steered voice off MPLS after 6 s.
+  const moved = await q("select t_ms, transports from steering where node = 'edge1' and app_class = 'voip' and t_ms > 6000 order by t_ms limit 1");
+  assert.is(moved[0]?.transports, 'inet', JSON.stringify(moved));
+  assert.ok((await q('select count(*) as n from path_state'))[0]!.n as number > 40, 'path states sampled through the run');
+  assert.equal((await q('select count(*) as n from assertions where ok'))[0], { n: 4 });
+});
+
+test('wrong-voice-on-inet fails the gate: exit 1 and the SLA assertion marked FAIL', () => {
+  const out = join(dir, 'wrong.duckdb');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', 'scenario', 'run', 'scenarios/wrong-voice-on-inet.yaml', '--out', out], { encoding: 'utf8', timeout: 150_000 });
+  cliLabs.push(`sc${r.pid}`);
+  assert.is(r.status, 1, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^scenario wrong-voice-on-inet \(lab sc\d+, seed 1\): FAIL$/m);
+  assert.match(r.stdout, /FAIL voice keeps its SLA in most intervals: \d+ of 20 intervals within/);
+  assert.ok(existsSync(out));
+});
+
+test('the same scenario with the lab\'s own intent passes: the intent, not the twin, made it fail', async () => {
+  const r = await runScenario('scenarios/wrong-voice-on-inet.yaml', { intent: 'scenarios/labs/dual-wan/intent.yaml', out: join(dir, 'right.duckdb'), labName: lab });
+  assert.is(r.verdict, 'pass', `${r.summary}\n${r.invalidReasons.join('\n')}`);
+  assert.ok(r.assertions[0]!.measured! > 0.9, `voice within its SLA in ${r.assertions[0]!.measured} of the intervals`);
+});
+
+test.run();

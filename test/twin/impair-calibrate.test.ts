@@ -11,7 +11,7 @@ const name = `tc${process.pid}`;
 const dir = mkdtempSync(join(process.cwd(), 'test/.tmp-impair-'));
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
 
-test.after(async () => { await p.destroy(name); rmSync(dir, { recursive: true, force: true }); });
+test.after(async () => { await p.destroy(name); await p.destroy(`${name}b`); rmSync(dir, { recursive: true, force: true }); });
 
 test('calibrate measures every delay-line link within tolerance and prints the table', async () => {
   // The trace holds 15 ms for ten minutes: the lab deploys with it replayed (a schedule of one state).
@@ -52,6 +52,24 @@ test('calibrate of a lab that is not deployed fails with a clear message', () =>
   const r = cli('twin', 'calibrate', `${name}x`);
   assert.is(r.status, 1);
   assert.match(r.stderr, 'is not deployed');
+});
+
+test('calibrate sees probes into a bridge-mode cloud (its end is a bridge port) in both directions', async () => {
+  writeFileSync(join(dir, 'bridge.yaml'), `name: ${name}b
+topology:
+  nodes:
+    a: { kind: host }
+    w: { kind: wan, wan: { mode: bridge, transport: mpls, subnet: 172.31.0.0/24 } }
+  links:
+    - endpoints: ["a:eth0", "w:p1"]
+      impair: { delay: 5ms }
+`);
+  await p.deploy(loadLab(join(dir, 'bridge.yaml')));
+  const r = cli('twin', 'calibrate', `${name}b`, '--probes', '300');
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /a:eth0 → w:p1\s+delay\s+5\.000ms/);
+  assert.match(r.stdout, /a:eth0 → w:p1\s+loss\s+0\.00%\s+0\.00%/);
+  assert.match(r.stdout, /w:p1 → a:eth0\s+loss\s+0\.00%\s+0\.00%/);
 });
 
 test.run();

@@ -97,7 +97,9 @@ int main(int argc, char **argv) {
 	}
 	if (!strcmp(mode, "recv")) {
 		int ifindex;
-		int fd = open_if(ifname, ETH_P_PT, &ifindex);
+		// ETH_P_ALL, not ETH_P_PT: on a bridge port the bridge consumes a frame before protocol-specific
+		// packet sockets see it (only the catch-all taps run first), so the EtherType is checked here.
+		int fd = open_if(ifname, ETH_P_ALL, &ifindex);
 		int sz = 32 << 20;
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz);
 		// Ready marker: the caller starts the sender only after this line, so nothing is missed.
@@ -111,9 +113,12 @@ int main(int argc, char **argv) {
 			if (last && now - last > idle_ms * 1000000ull) break;
 			struct pollfd pfd = {.fd = fd, .events = POLLIN};
 			if (poll(&pfd, 1, 20) <= 0) continue;
-			ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+			struct sockaddr_ll from;
+			socklen_t fl = sizeof from;
+			ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 			uint64_t rx = now_ns();
 			if (n < (ssize_t)(14 + sizeof(struct probe))) continue;
+			if (from.sll_pkttype == PACKET_OUTGOING || buf[12] != (ETH_P_PT >> 8) || buf[13] != (ETH_P_PT & 0xff)) continue;
 			struct probe p;
 			memcpy(&p, buf + 14, sizeof p);
 			if (p.magic != MAGIC || p.tag != tag) continue;

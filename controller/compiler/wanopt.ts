@@ -25,7 +25,6 @@ export function buildWanopt(intent: Intent, intentFile: string, warnings: string
   };
   const classes = w.classes.map((appClass, i) => ({ appClass, classId: classId(appClass, ['wanopt', 'classes', i]) }));
   const fec = Object.entries(w.fec).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([appClass, f]) => {
-    if (f.k + f.m > 255) issues.push({ path: ['wanopt', 'fec', appClass], message: `k + m must be at most 255 (one Reed–Solomon block over GF(256)), got ${f.k} + ${f.m}` });
     return { appClass, classId: classId(appClass, ['wanopt', 'fec', appClass]), k: f.k, m: f.m, holdMs: f.holdMs };
   });
   if (issues.length) throw new InputError(intentFile, issues);

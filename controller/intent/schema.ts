@@ -282,7 +282,7 @@ const ServicePort = (def: number) => z.number().int().min(1).max(65535).default(
  * WAN optimisation (docs/wanopt.md). The TCP flows of the application classes in `classes` go through the
  * edges' WAN-opt proxy (dedup + compression; which flows is what the classes match: protocol, ports,
  * prefixes); the UDP flows of the classes in `fec` are protected by Reed–Solomon FEC, k data + m parity
- * packets per block (k + m ≤ 255). `ports` are the edges' local service ports. Class names are checked
+ * packets per block (k ≤ 128, m ≤ 64, so one Reed–Solomon block over GF(256)). `ports` are the edges' local service ports. Class names are checked
  * against `appClasses` by the compiler. Example:
  *   wanopt: { classes: [bulk], fec: { voip: { k: 8, m: 2 } } }
  */

@@ -22,6 +22,7 @@ import { WanQos, type QosStatus } from './qos.ts';
 import type { SteeringEntry } from '../steer/index.ts';
 import { AgentBgp, bgpConfigOf, type BgpSummary } from './bgp.ts';
 import { mergeRoutes, withOverlayRoutes, type MergedFib } from './fib.ts';
+import { AgentWanopt, type WanoptStatus } from './wanopt.ts';
 
 export interface AgentOptions {
   node: string;
@@ -68,6 +69,8 @@ export interface AgentStatus {
   events: { total: number; recent: AgentEvent[] };
   /** The BGP speaker (null without BGP) and what the route merge (fib.ts) did with its best paths. */
   bgp: (BgpSummary & { installed: number; skipped: MergedFib['bgp']['skipped']; overlayOmitted: number }) | null;
+  /** The WAN-opt proxy and FEC relay (null when the bundle has no WAN-opt or FEC classes). */
+  wanopt: WanoptStatus | null;
 }
 
 export class Agent {
@@ -75,7 +78,7 @@ export class Agent {
   private readonly clock: Clock;
   private readonly started: Date;
   private readonly startedMono: number;
-  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp'>;
+  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt'>;
   private readonly bgp: AgentBgp;
   /** The applied bundle and the last merge (bundle + BGP routes), for re-merging on BGP changes. */
   private bundle?: Bundle;
@@ -84,6 +87,7 @@ export class Agent {
   private readonly paths: PathSupervisor;
   private readonly overlay?: Overlay;
   private readonly qos?: WanQos;
+  private readonly wanopt = new AgentWanopt();
   private refreshTimer?: NodeJS.Timeout;
   /** Kernel route writes: full on a bundle apply, only the difference on a BGP batch. */
   private readonly kernelRoutes = new KernelRouteWriter();
@@ -107,6 +111,7 @@ export class Agent {
       monitor: opts.monitor, steerPolicy: opts.steerPolicy,
       onSteering: (table) => {
         try { this.overlay?.steer(table); } catch (e) { this.status.lastError = `steering map: ${(e as Error).message}`; }
+        this.wanopt.steer(table);
       },
     });
     // BGP best-path batches re-run the merge, serialised with bundle applies.
@@ -159,6 +164,7 @@ export class Agent {
     await this.paths.stop();
     this.overlay?.close();
     this.qos?.close();
+    await this.wanopt.stop();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     rmSync(this.opts.socket, { force: true });
   }
@@ -170,7 +176,7 @@ export class Agent {
       ...this.status, uptimeMs: Math.round(this.clock.monotonic() - this.startedMono),
       clock: { now: new Date(nowMs).toISOString(), nowMs, skew }, overlay: this.overlay?.status() ?? null,
       qos: this.qos?.status() ?? null, ...this.paths.status(),
-      bgp: this.bgpStatus(),
+      bgp: this.bgpStatus(), wanopt: this.wanopt.status(),
     };
   }
 
@@ -216,6 +222,8 @@ export class Agent {
     this.status.routes = { installed: merged.kernel.routes.length, skipped: plan.skipped, lastWrite: this.kernelRoutes.last ?? null };
     this.status.lastError = qosError;
     await this.paths.load(bundle);
+    // WAN-opt after the data plane that hands it its packets; a failure is reported, not fatal.
+    try { await this.wanopt.apply(bundle); } catch (e) { this.status.lastError = `wanopt: ${(e as Error).message}`; }
     try {
       await this.bgp.configure(bgpConfig);
     } catch (e) {

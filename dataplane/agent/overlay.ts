@@ -141,9 +141,15 @@ export class Overlay {
       return l;
     };
     const peerPathIds = new Map(bundle.paths.filter((p) => p.peerPathId !== undefined).map((p) => [p.id, p.peerPathId!]));
+    // The bundle carries no IPv6 LAN address; a global one configured on the interface sources ICMPv6 too-big.
+    const v6 = new Map<string, string>();
+    for (const l of JSON.parse(execFileSync('ip', ['-j', '-6', 'addr', 'show', 'scope', 'global']).toString() || '[]') as { ifname: string; addr_info?: { local?: string; tentative?: boolean }[] }[]) {
+      const a = l.addr_info?.find((x) => x.local && !x.tentative);
+      if (a?.local && !v6.has(l.ifname)) v6.set(l.ifname, a.local);
+    }
     const e = fibEntries(bundle, {
       ifindex: (n) => link(n).ifindex, mac: (n) => link(n).address, neighbour: (a) => neigh.get(a), peerPathIds,
-      shaped: shapedInterfaces(bundle),
+      shaped: shapedInterfaces(bundle), ipv6: (n) => v6.get(n),
     });
     // The bundle's steering rows are only a starting point: where the path supervisor has already steered
     // a row (and its paths are still programmed) keep that value, or a re-program would briefly narrow the

@@ -67,6 +67,9 @@ export class FecEncoder {
     this.seq = (opts.firstSeq ?? 0) >>> 0;
   }
 
+  /** Data packets of the current block not yet covered by parity (0 right after a block closed). */
+  get pendingCount(): number { return this.pending.length; }
+
   /** Packets to send for one input packet: its data packet, plus the block's parity when the block fills. */
   push(packet: Buffer): Buffer[] {
     if (packet.length > FEC_MAX_PACKET) throw new FecError(`fec: packet of ${packet.length} bytes exceeds ${FEC_MAX_PACKET}`);

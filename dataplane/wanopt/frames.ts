@@ -15,6 +15,7 @@
  * | 7    | ACK     | 0     | refs u32 — REF frames processed so far (mod 2^32)         |
  * | 8    | CLOSE   | id    | (empty) — the sender's direction of the flow has ended    |
  * | 9    | RESET   | id/0  | UTF-8 reason — abort one flow, or with flow 0 the session |
+ * | 10   | WINDOW  | id    | credit u32 — the receiver accepts this many more raw bytes |
  *
  * Decoding returns errors as data ({@link DecodeResult}); a caller never sees an exception from bad bytes.
  */
@@ -29,7 +30,7 @@ export const DEFAULT_MAX_FRAME = 1 << 20;
 /** Largest OPEN metadata and RESET reason, bytes. */
 export const MAX_META = 4096;
 
-export const FrameType = { HELLO: 1, OPEN: 2, LITERAL: 3, REF: 4, REQUEST: 5, RESEND: 6, ACK: 7, CLOSE: 8, RESET: 9 } as const;
+export const FrameType = { HELLO: 1, OPEN: 2, LITERAL: 3, REF: 4, REQUEST: 5, RESEND: 6, ACK: 7, CLOSE: 8, RESET: 9, WINDOW: 10 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 
 /** A decoded frame. Chunk-carrying frames share the `digest`, `codec`, `rawLen`, `data` fields. */
@@ -41,7 +42,8 @@ export type Frame =
   | { type: 'REQUEST'; flow: 0; digest: Buffer }
   | { type: 'ACK'; flow: 0; refs: number }
   | { type: 'CLOSE'; flow: number }
-  | { type: 'RESET'; flow: number; reason: string };
+  | { type: 'RESET'; flow: number; reason: string }
+  | { type: 'WINDOW'; flow: number; credit: number };
 
 /** Outcome of {@link decodeFrame}: a frame and the bytes it used, "need more bytes", or an error. */
 export type DecodeResult =
@@ -67,6 +69,7 @@ export function encodeFrame(f: Frame): Buffer {
     case 'ACK': payload = u32(f.refs >>> 0); break;
     case 'CLOSE': payload = Buffer.alloc(0); break;
     case 'RESET': payload = Buffer.from(f.reason.slice(0, MAX_META), 'utf8').subarray(0, MAX_META); break;
+    case 'WINDOW': payload = u32(f.credit); break;
   }
   return withHeader(f.type, f.flow, [payload]);
 }
@@ -109,6 +112,7 @@ export function decodeFrame(buf: Buffer, off = 0, maxFrame = DEFAULT_MAX_FRAME):
     case 'ACK': return exact(4) ?? ok({ type, flow: 0, refs: p.readUInt32BE(0) }, used);
     case 'CLOSE': return exact(0) ?? ok({ type, flow }, used);
     case 'RESET': return len > MAX_META ? err('malformed', `RESET reason of ${len} bytes exceeds ${MAX_META}`) : ok({ type, flow, reason: p.toString('utf8') }, used);
+    case 'WINDOW': return exact(4) ?? ok({ type, flow, credit: p.readUInt32BE(0) }, used);
   }
 }
 

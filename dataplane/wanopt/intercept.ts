@@ -20,6 +20,11 @@ export interface InterceptRule {
   daddr?: string[];
   /** Destination TCP ports, 1..65535. */
   dport?: number[];
+  /**
+   * Packet marks, any of which matches: the LAN program marks the packets of WAN-opt classes
+   * `PT_LOCAL_MARK | class id` (docs/wanopt.md), so the classifier is not repeated in nftables.
+   */
+  marks?: number[];
 }
 
 /** Where and how to intercept. */
@@ -57,6 +62,8 @@ function checkOptions(o: InterceptOptions): Required<Omit<InterceptOptions, 'net
     for (const [j, p] of (r.dport ?? []).entries()) if (!Number.isInteger(p) || p < 1 || p > 65535) throw bad(`rules[${i}].dport[${j}]`, `expected 1..65535, got ${p}`);
     if (r.daddr && !r.daddr.length) throw bad(`rules[${i}].daddr`, 'expected at least one prefix (omit the key to match all)');
     if (r.dport && !r.dport.length) throw bad(`rules[${i}].dport`, 'expected at least one port (omit the key to match all)');
+    for (const [j, m] of (r.marks ?? []).entries()) if (!Number.isInteger(m) || m < 1 || m > 0xffffffff) throw bad(`rules[${i}].marks[${j}]`, `expected 1..2^32-1, got ${m}`);
+    if (r.marks && !r.marks.length) throw bad(`rules[${i}].marks`, 'expected at least one mark (omit the key to match all)');
   });
   const mark = o.mark ?? 0x7770, routeTable = o.routeTable ?? 177, table = o.table ?? 'pt_wanopt';
   if (!Number.isInteger(mark) || mark < 1 || mark > 0xffffffff) throw bad('mark', `expected 1..2^32-1, got ${mark}`);
@@ -73,6 +80,7 @@ export function interceptionScript(opts: InterceptOptions): string {
   const lines = o.rules.map((r) => {
     const m = ['meta l4proto tcp', r.daddr ? `ip daddr ${set(r.daddr)}` : 'meta nfproto ipv4'];
     if (r.dport) m.push(`tcp dport ${set(r.dport)}`);
+    if (r.marks) m.push(`meta mark ${set(r.marks.map((x) => `0x${x.toString(16)}`))}`);
     return `    ${m.join(' ')} tproxy ip to ${o.listenHost}:${o.port} meta mark set 0x${o.mark.toString(16)} accept`;
   });
   return [
@@ -137,7 +145,8 @@ export async function listenTransparent(opts: { port: number; host?: string; net
   const addon = wanoptAddon();
   if (!addon) throw new WanoptError('wanopt interception: the native addon is not built (run `node scripts/build.mjs`)');
   const fd = addon.transparentListen(opts.host ?? '127.0.0.1', opts.port, opts.backlog ?? 511, opts.netns);
-  const srv = createServer((sock) => onConnection(sock, originalDestination(sock)));
+  // Half-open: the proxy relays a client's FIN as a half-close, the other direction keeps flowing.
+  const srv = createServer({ allowHalfOpen: true }, (sock) => onConnection(sock, originalDestination(sock)));
   srv.listen({ fd });
   await once(srv, 'listening');
   return srv;

@@ -15,6 +15,8 @@ export interface WanoptAddon {
   sha256Ranges(buf: Uint8Array, cuts: Uint32Array): Buffer;
   gearTable(): Uint32Array;
   transparentListen(host: string, port: number, backlog: number, netns?: string): number;
+  tunOpen(name: string): { fd: number; name: string };
+  tunRead(fd: number, maxLen: number, timeoutMs: number): Promise<Buffer | null>;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -12,8 +12,13 @@
  * fingerprint mismatch, undecodable payload) ends the session with a {@link ProtocolError}: flows are
  * destroyed with it, the peer gets a RESET, nothing wrong is ever delivered.
  *
- * Not done yet: per-flow flow control (a flow whose reader does not read buffers without bound; sending
- * respects the socket's backpressure), and reconnection.
+ * Flow control: each end grants the peer credit per flow (WINDOW frames, raw bytes): `flowWindow` when the
+ * flow is created, then more as its reader consumes. A sender writes a flow's bytes only against credit (a
+ * write waits for it), so a flow whose reader does not read holds at most `flowWindow` bytes at the
+ * receiver (plus one chunk) and stalls only its own writer, never the other flows of the session. Sending
+ * also respects the connection's backpressure.
+ *
+ * Not done yet: reconnection / session resumption.
  */
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
@@ -39,6 +44,8 @@ export interface SessionOptions {
   flushMs?: number;
   /** How many fingerprints the peer index remembers (default 65536 ≈ 512 MiB of 8 KiB chunks). */
   peerIndexSize?: number;
+  /** Receive window per flow, raw bytes the peer may send ahead of this end's reader (default 1 MiB). */
+  flowWindow?: number;
 }
 
 /** Counters of a session, bytes and frames. */
@@ -57,13 +64,22 @@ export class WanoptFlow extends Duplex {
   /** @internal */ queue: (Buffer | { wait: string } | null)[] = [];
   /** @internal */ remoteClosed = false;
   /** @internal */ localClosed = false;
+  /** @internal Send side: raw bytes the peer still accepts, and a write waiting for credit. */
+  credit = 0;
+  /** @internal */ pending: { data: Buffer; cb: (e?: Error | null) => void } | undefined;
+  /** @internal Receive side: raw bytes pushed to the reader, and credit granted to the peer in total. */
+  pushed = 0;
+  /** @internal */ granted = 0;
+  /** @internal Writes so far (the idle flush compares it). */
+  writes = 0;
   constructor(private readonly session: WanoptSession, readonly id: number, readonly meta: Buffer, params: ChunkParams) {
     super({ allowHalfOpen: true });
     this.chunker = new Chunker(params);
   }
   override _write(data: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void { this.session.flowWrite(this, data, cb); }
   override _final(cb: (e?: Error | null) => void): void { this.session.flowEnd(this, cb); }
-  override _read(): void { /* data is pushed as frames arrive */ }
+  // Data is pushed as frames arrive; a read means the consumer made room, which may earn the peer credit.
+  override _read(): void { this.session.flowRead(this); }
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void { this.session.flowDestroyed(this, err); cb(err); }
 }
 
@@ -80,6 +96,7 @@ export class WanoptSession extends EventEmitter {
   private readonly reader: FrameReader;
   private readonly flushMs: number;
   private readonly peerIndexSize: number;
+  private readonly flowWindow: number;
   private readonly flows = new Map<number, WanoptFlow>();
   private readonly peerIndex = new Set<string>();
   private nextId: number;
@@ -103,7 +120,11 @@ export class WanoptSession extends EventEmitter {
     this.reader = new FrameReader(opts.maxFrame ?? DEFAULT_MAX_FRAME);
     this.flushMs = opts.flushMs ?? 2;
     this.peerIndexSize = opts.peerIndexSize ?? 65536;
+    this.flowWindow = opts.flowWindow ?? 1 << 20;
+    if (!Number.isInteger(this.flowWindow) || this.flowWindow < 1 || this.flowWindow > 0xffffffff) throw new WanoptError(`wanopt session: flowWindow: expected 1..2^32-1 bytes, got ${opts.flowWindow}`);
     this.nextId = opts.role === 'client' ? 1 : 2;
+    // Every flow blocked on the connection waits for its 'drain': as many listeners as busy flows.
+    socket.setMaxListeners(0);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('end', () => {
       const e = this.reader.end();
@@ -123,6 +144,7 @@ export class WanoptSession extends EventEmitter {
     const f = new WanoptFlow(this, id, meta, this.params);
     this.flows.set(id, f);
     this.send({ type: 'OPEN', flow: id, meta });
+    this.grantInitial(f);
     return f;
   }
 
@@ -140,13 +162,62 @@ export class WanoptSession extends EventEmitter {
   /** @internal */
   flowWrite(f: WanoptFlow, data: Buffer, cb: (e?: Error | null) => void): void {
     if (this.closed) { cb(new WanoptError('wanopt session: closed')); return; }
-    this.stats.rawOut += data.length;
-    this.sendChunks(f, f.chunker.push(data));
-    if (f.chunker.buffered && !f.flushTimer) {
-      f.flushTimer = setTimeout(() => { f.flushTimer = undefined; if (!this.closed && !f.localClosed) this.sendChunks(f, f.chunker.flush()); }, this.flushMs);
+    f.pending = { data, cb };
+    f.writes++;
+    this.pump(f);
+  }
+
+  /** Send as much of the flow's pending write as its credit allows; complete the write when all went. */
+  private pump(f: WanoptFlow): void {
+    const p = f.pending;
+    if (!p || this.closed) return;
+    while (p.data.length && f.credit > 0) {
+      const n = Math.min(f.credit, p.data.length);
+      const part = p.data.subarray(0, n);
+      p.data = p.data.subarray(n);
+      f.credit -= n;
+      this.stats.rawOut += n;
+      this.sendChunks(f, f.chunker.push(part));
     }
-    if (this.socket.writableNeedDrain) this.socket.once('drain', () => cb());
-    else cb();
+    this.armFlush(f);
+    if (p.data.length) return; // the rest waits for a WINDOW
+    f.pending = undefined;
+    if (this.socket.writableNeedDrain) this.socket.once('drain', () => p.cb());
+    else p.cb();
+  }
+
+  /**
+   * Send the held-back tail once the flow is idle. A writer blocked on credit or on the connection is not
+   * idle: cutting there would place chunk boundaries by timing, not content, and spoil dedup of a repeat.
+   */
+  private armFlush(f: WanoptFlow): void {
+    if (!f.chunker.buffered || f.flushTimer) return;
+    const seq = f.writes;
+    f.flushTimer = setTimeout(() => {
+      // Timers run before the event loop polls sockets: look again after the poll phase (setImmediate), so
+      // bytes that were already waiting to be read count as activity rather than idleness.
+      setImmediate(() => {
+        f.flushTimer = undefined;
+        if (this.closed || f.localClosed || !this.flows.has(f.id)) return;
+        if (f.writes !== seq || f.pending || this.socket.writableNeedDrain) this.armFlush(f);
+        else this.sendChunks(f, f.chunker.flush());
+      });
+    }, this.flushMs);
+  }
+
+  private grantInitial(f: WanoptFlow): void {
+    f.granted = this.flowWindow;
+    this.send({ type: 'WINDOW', flow: f.id, credit: this.flowWindow });
+  }
+
+  /** @internal Give the peer credit for what the flow's reader consumed, in steps of a quarter window. */
+  flowRead(f: WanoptFlow): void {
+    if (this.closed || f.remoteClosed) return;
+    const want = f.pushed - f.readableLength + this.flowWindow;
+    const more = want - f.granted;
+    if (more < Math.max(1, this.flowWindow >>> 2) || more <= 0) return;
+    f.granted = want;
+    this.send({ type: 'WINDOW', flow: f.id, credit: more });
   }
 
   /** @internal */
@@ -249,6 +320,7 @@ export class WanoptSession extends EventEmitter {
         this.highestPeerId = f.flow;
         const flow = new WanoptFlow(this, f.flow, f.meta, this.params);
         this.flows.set(f.flow, flow);
+        this.grantInitial(flow);
         this.emit('flow', flow, f.meta);
         return;
       }
@@ -306,6 +378,14 @@ export class WanoptSession extends EventEmitter {
         return;
       }
       case 'ACK': this.onAck(f.refs); return;
+      case 'WINDOW': {
+        const flow = this.flowFor(f.flow);
+        if (!flow) return;
+        if (flow.credit + f.credit > 0xffffffff) throw new ProtocolError('malformed', `WINDOW of flow ${f.flow} grants more than 2^32-1 bytes of credit`);
+        flow.credit += f.credit;
+        this.pump(flow);
+        return;
+      }
       case 'CLOSE': {
         const flow = this.flowFor(f.flow);
         if (!flow) return;
@@ -357,8 +437,10 @@ export class WanoptSession extends EventEmitter {
       flow.queue.shift();
       if (it === null) { flow.push(null); this.maybeForget(flow); return; }
       this.stats.rawIn += it!.length;
+      flow.pushed += it!.length;
       flow.push(it);
     }
+    this.flowRead(flow);
   }
 
   private maybeForget(flow: WanoptFlow): void {

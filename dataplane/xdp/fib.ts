@@ -41,6 +41,12 @@ export interface FibEnv {
   lanNeighbour?(segment: string): string | undefined;
   /** The peer's id of each path (by this bundle's path id): fills the pt_rx whitelist. */
   peerPathIds?: ReadonlyMap<number, number>;
+  /**
+   * A global IPv6 address configured on a LAN interface (the bundle carries none): the source of the
+   * ICMPv6 "packet too big" replies the LAN program sends on that segment. Undefined: none, and oversized
+   * IPv6 packets are dropped and counted (reason tooBig) instead of answered.
+   */
+  ipv6?(name: string): string | undefined;
 }
 
 /** One map entry. */
@@ -138,7 +144,7 @@ export function fibEntries(bundle: Bundle, env: FibEnv): FibEntries {
     const addr4 = lan.ipv4[0]?.split('/')[0] ?? '0.0.0.0';
     maps.pt_segments.push({
       key: M.segKey.encode({ ifindex: env.ifindex(lan.name), vlan: lan.vlan ?? 0 }),
-      value: M.segVal.encode({ segment, flags: 0, addr4, addr6: '::' }),
+      value: M.segVal.encode({ segment, flags: 0, addr4, addr6: env.ipv6?.(lan.name) ?? '::' }),
     });
     if (!maps.pt_lan_egress.some((e) => e.key.readUInt16LE(0) === segment)) {
       const nb = env.lanNeighbour?.(lan.segment);

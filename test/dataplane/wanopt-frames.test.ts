@@ -56,6 +56,7 @@ const all: Frame[] = [
   { type: 'CLOSE', flow: 0xfffffffe },
   { type: 'RESET', flow: 0, reason: 'bye — ünïcode' },
   { type: 'RESET', flow: 3, reason: '' },
+  { type: 'WINDOW', flow: 7, credit: 1 << 20 },
 ];
 
 test('every frame type round-trips, also when the stream is split at every byte', () => {
@@ -92,6 +93,8 @@ const bad: [string, Buffer, string][] = [
   ['REQUEST on a flow', hex(`5057 01 05 00000001 00000020 ${D}`), 'malformed'],
   ['OPEN on flow 0', hex('5057 01 02 00000000 00000000'), 'malformed'],
   ['HELLO of 0 bytes', hex('5057 01 01 00000000 00000000'), 'malformed'],
+  ['WINDOW of 2 bytes', hex('5057 01 0a 00000003 00000002 0001'), 'malformed'],
+  ['WINDOW on flow 0', hex('5057 01 0a 00000000 00000004 00010000'), 'malformed'],
   ['OPEN metadata over 4 KiB', Buffer.concat([hex('5057 01 02 00000001 00001001'), Buffer.alloc(4097)]), 'malformed'],
 ];
 

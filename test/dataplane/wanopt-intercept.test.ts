@@ -60,6 +60,11 @@ test('the nftables script selects the configured prefixes and ports', () => {
   ].join('\n'));
 });
 
+test('a rule can select by the packet marks the LAN program sets (one set of class marks)', () => {
+  const script = interceptionScript({ port: 7770, rules: [{ marks: [0x7e000002, 0x7e000005] }] });
+  assert.match(script, 'meta l4proto tcp meta nfproto ipv4 meta mark { 0x7e000002, 0x7e000005 } tproxy ip to 127.0.0.1:7770 meta mark set 0x7770 accept');
+});
+
 test('bad interception options are rejected naming the key, before anything is installed', () => {
   for (const [o, key] of [
     [{ ...opts, port: 0 }, 'port'],
@@ -69,6 +74,8 @@ test('bad interception options are rejected naming the key, before anything is i
     [{ ...opts, rules: [] }, 'rules'],
     [{ ...opts, table: 'filter' }, 'table'],
     [{ ...opts, routeTable: 254 }, 'routeTable'],
+    [{ ...opts, rules: [{ marks: [0] }] }, 'rules[0].marks[0]'],
+    [{ ...opts, rules: [{ marks: [] }] }, 'rules[0].marks'],
   ] as [InterceptOptions, string][]) {
     try { installInterception(o); assert.unreachable(`accepted ${key}`); } catch (e) {
       assert.ok(isWanoptError(e), String(e));

@@ -9,12 +9,15 @@
 //   sha256Ranges(buf, cuts) -> Buffer   SHA-256 of each range [cuts[i-1], cuts[i]) — the SHA-only baseline.
 //   gearTable() -> Uint32Array           the gear table, for checking the JS fallback against it.
 //   transparentListen(host, port, backlog, netns?) -> fd   see transparent.cc.
+//   tunOpen(name) -> { fd, name }; tunRead(fd, maxLen, timeoutMs) -> Promise<Buffer | null>   see tun.cc.
 #include <napi.h>
 #include <openssl/sha.h>
 #include <vector>
 #include "cdc.h"
 
 Napi::Value TransparentListen(const Napi::CallbackInfo &info);
+Napi::Value TunOpen(const Napi::CallbackInfo &info);
+Napi::Value TunRead(const Napi::CallbackInfo &info);
 
 namespace {
 
@@ -104,6 +107,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sha256Ranges", Napi::Function::New(env, Sha256Ranges));
   exports.Set("gearTable", Napi::Function::New(env, GearTable));
   exports.Set("transparentListen", Napi::Function::New(env, TransparentListen));
+  exports.Set("tunOpen", Napi::Function::New(env, TunOpen));
+  exports.Set("tunRead", Napi::Function::New(env, TunRead));
   return exports;
 }
 

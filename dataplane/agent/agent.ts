@@ -21,7 +21,7 @@ import { Overlay, type Datapath, type OverlayStatus } from './overlay.ts';
 import { WanQos, type QosStatus } from './qos.ts';
 import type { SteeringEntry } from '../steer/index.ts';
 import { AgentBgp, bgpConfigOf, type BgpSummary } from './bgp.ts';
-import { mergeRoutes, withOverlayRoutes, type MergedFib } from './fib.ts';
+import { IncrementalFib, withOverlayRoutes, type BgpFibChange, type MergedFib } from './fib.ts';
 import { AgentWanopt, type WanoptStatus } from './wanopt.ts';
 
 export interface AgentOptions {
@@ -80,9 +80,11 @@ export class Agent {
   private readonly startedMono: number;
   private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt'>;
   private readonly bgp: AgentBgp;
-  /** The applied bundle and the last merge (bundle + BGP routes), for re-merging on BGP changes. */
+  /** The applied bundle and its route merge (bundle + BGP routes), updated per BGP batch; undefined = rebuild in full. */
   private bundle?: Bundle;
-  private merged?: MergedFib;
+  private fib?: IncrementalFib;
+  /** BGP best-path changes not merged yet (by segment|prefix, last wins). */
+  private pendingBgp = new Map<string, BgpFibChange>();
   private stopping = false;
   private readonly paths: PathSupervisor;
   private readonly overlay?: Overlay;
@@ -114,9 +116,10 @@ export class Agent {
         this.wanopt.steer(table);
       },
     });
-    // BGP best-path batches re-run the merge, serialised with bundle applies.
+    // BGP best-path batches update the merge, serialised with bundle applies.
     this.bgp = new AgentBgp({
-      onRoutes: () => {
+      onRoutes: (changes) => {
+        for (const c of changes) this.pendingBgp.set(`${c.segment}|${c.prefix}`, c);
         if (this.stopping || this.remergeQueued) return;
         this.remergeQueued = true;
         void this.serialised(() => { this.remergeQueued = false; return this.remerge(); });
@@ -182,7 +185,7 @@ export class Agent {
 
   private bgpStatus(): AgentStatus['bgp'] {
     const s = this.bgp.status();
-    return s && { ...s, installed: this.merged?.bgp.installed.length ?? 0, skipped: this.merged?.bgp.skipped ?? [], overlayOmitted: this.merged?.bgp.overlayOmitted ?? 0 };
+    return s && { ...s, installed: this.fib?.installedCount ?? 0, skipped: this.fib?.skipped() ?? [], overlayOmitted: this.fib?.overlayOmitted ?? 0 };
   }
 
   /** Validate and apply a bundle; on success it becomes last-good. Throws InputError for an invalid bundle. */
@@ -204,22 +207,25 @@ export class Agent {
     const bgpConfig = bgpConfigOf(bundle, `bundle for ${this.opts.node}`); // InputError before anything is touched
     const hash = contentHash(bundle);
     const plan = planKernelRoutes(bundle);
-    const merged = mergeRoutes(bundle, plan, this.bgp.routes());
-    await this.programKernel(merged.kernel, true);
+    // The full merge over the speaker's table as it is now; changes from here on are merged by the next remerge.
+    this.pendingBgp.clear();
+    const fib = new IncrementalFib(bundle, plan, this.bgp.routes());
+    this.fib = undefined; // a failure below leaves the next BGP batch to rebuild in full
+    await this.programKernel(fib.kernelPlan(), true);
     // The shaper first, so paths the overlay marks shaped meet their qdisc. A tc failure is reported, not fatal.
     let qosError: string | null = null;
     try { this.qos?.apply(bundle); } catch (e) { qosError = (e as Error).message; }
-    this.overlay?.apply(withOverlayRoutes(bundle, merged.overlay));
+    this.overlay?.apply(withOverlayRoutes(bundle, fib.overlay()));
     this.bundle = bundle;
-    this.merged = merged;
-    this.bgp.setInstalled(merged.bgp.installed);
+    this.fib = fib;
+    this.bgp.setAccepted(fib.acceptedByPeer());
     if (source === 'pushed') {
       const tmp = `${this.lastGoodPath}.tmp`;
       writeFileSync(tmp, JSON.stringify(bundle, null, 1));
       renameSync(tmp, this.lastGoodPath);
     }
     this.status.bundle = { hash, intent: bundle.intent, site: bundle.site, appliedAt: new Date(this.clock.now()).toISOString(), source };
-    this.status.routes = { installed: merged.kernel.routes.length, skipped: plan.skipped, lastWrite: this.kernelRoutes.last ?? null };
+    this.status.routes = { installed: fib.kernelRouteCount, skipped: plan.skipped, lastWrite: this.kernelRoutes.last ?? null };
     this.status.lastError = qosError;
     await this.paths.load(bundle);
     // WAN-opt after the data plane that hands it its packets; a failure is reported, not fatal.
@@ -232,17 +238,33 @@ export class Agent {
     return hash;
   }
 
-  /** Re-run the route merge with the speaker's current best paths (a coalesced batch of BGP changes). */
+  /**
+   * Merge the pending BGP changes (coalesced batches): only the changed prefixes are merged and only the
+   * changed kernel routes written (fib.ts IncrementalFib); after a failure the merge is rebuilt in full.
+   */
   private async remerge(): Promise<void> {
     const bundle = this.bundle;
     if (!bundle) return;
     try {
-      const merged = mergeRoutes(bundle, planKernelRoutes(bundle), this.bgp.routes());
-      await this.programKernel(merged.kernel, false);
-      this.overlay?.apply(withOverlayRoutes(bundle, merged.overlay), { incremental: true });
-      this.merged = merged;
-      this.bgp.setInstalled(merged.bgp.installed);
-      this.status.routes = { ...this.status.routes, installed: merged.kernel.routes.length, lastWrite: this.kernelRoutes.last ?? null };
+      let fib = this.fib;
+      this.fib = undefined; // until this batch is written
+      if (!fib) {
+        this.pendingBgp.clear();
+        fib = new IncrementalFib(bundle, planKernelRoutes(bundle), this.bgp.routes());
+        await this.programKernel(fib.kernelPlan(), true);
+        this.overlay?.apply(withOverlayRoutes(bundle, fib.overlay()), { incremental: true });
+      } else {
+        const changes = [...this.pendingBgp.values()];
+        this.pendingBgp.clear();
+        const d = fib.update(changes);
+        const f = fib;
+        await this.kernelRoutes.writeChanges(d, () => f.kernelPlan());
+        // Same overlay routes (e.g. past the overlay limit): the maps stay as they are.
+        if (d.overlayChanged) this.overlay?.apply(withOverlayRoutes(bundle, fib.overlay()), { incremental: true });
+      }
+      this.fib = fib;
+      this.bgp.setAccepted(fib.acceptedByPeer());
+      this.status.routes = { ...this.status.routes, installed: fib.kernelRouteCount, lastWrite: this.kernelRoutes.last ?? null };
     } catch (e) {
       this.status.lastError = `BGP route merge: ${(e as Error).message}`;
     }
@@ -260,7 +282,7 @@ export class Agent {
     };
     try {
       if (req.method === 'GET' && req.url === '/status') return send(200, this.getStatus());
-      if (req.method === 'GET' && req.url === '/bgp/routes') return send(200, { routes: this.bgp.routes(), installed: this.merged?.bgp.installed ?? [], skipped: this.merged?.bgp.skipped ?? [] });
+      if (req.method === 'GET' && req.url === '/bgp/routes') { const m = this.fib?.merged(); return send(200, { routes: this.bgp.routes(), installed: m?.bgp.installed ?? [], skipped: m?.bgp.skipped ?? [] }); }
       if (req.method === 'PUT' && req.url === '/bundle') {
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);

@@ -14,17 +14,18 @@
  * `{"type":"bgp","kind":"session","at":1764158400000,"address":"10.255.0.2","from":"OpenConfirm","to":"Established","reason":"KEEPALIVE received"}`.
  *
  * Best-path events come in bursts (one per prefix); they are coalesced: the first change arms a timer and
- * the whole table is handed to `onRoutes` {@link AgentBgpOptions.batchMs} later (default 50 ms), so a full
- * table costs one kernel batch and one map sync, not one per prefix.
+ * the prefixes changed since the last batch (last change per prefix wins) are handed to `onRoutes`
+ * {@link AgentBgpOptions.batchMs} later (default 50 ms), so a full table costs one incremental merge, one
+ * kernel batch and one map sync, not one per prefix — and a batch of three changes costs three, not the table.
  */
 import { appendFileSync } from 'node:fs';
 import { BgpSpeaker, parseSpeakerConfig, type SpeakerConfig, type State } from '../bgp/index.ts';
 import type { Bundle } from '../bundle/schema.ts';
-import type { BgpFibRoute } from './fib.ts';
+import type { BgpFibChange, BgpFibRoute } from './fib.ts';
 
 export interface AgentBgpOptions {
-  /** Called with the full best-path table after each batch of changes. */
-  onRoutes: (routes: BgpFibRoute[]) => void;
+  /** Called after each batch with the prefixes whose best path changed since the last one (route undefined: withdrawn). */
+  onRoutes: (changes: BgpFibChange[]) => void;
   /** Coalescing window, ms (default 50). */
   batchMs?: number;
   /** Receives session, reconfiguration and route-batch events (see {@link BgpEvent}). */
@@ -84,6 +85,8 @@ export class AgentBgp {
   private cfg?: SpeakerConfig;
   private cfgJson = '';
   private readonly best = new Map<string, BgpFibRoute>();
+  /** Changes since the last batch, by `segment|prefix`. */
+  private changed = new Map<string, BgpFibChange>();
   private timer?: NodeJS.Timeout;
   private accepted = new Map<string, number>();
   private batch = { added: 0, changed: 0, withdrawn: 0 };
@@ -119,10 +122,13 @@ export class AgentBgp {
     sp.on('best', ({ segment, prefix, best, previous }) => {
       if (this.speaker !== sp) return; // a stopped speaker's last words
       const k = `${segment}|${prefix}`;
-      if (!best) { if (this.best.delete(k)) this.batch.withdrawn++; }
-      else {
+      if (!best) {
+        if (this.best.delete(k)) { this.batch.withdrawn++; this.changed.set(k, { segment, prefix }); }
+      } else {
         if (!previous) this.batch.added++; else this.batch.changed++;
-        this.best.set(k, { segment, prefix, nextHop: best.attrs.nextHop, peer: best.peer?.id, ibgp: best.peer?.ibgp ?? false });
+        const route: BgpFibRoute = { segment, prefix, nextHop: best.attrs.nextHop, peer: best.peer?.id, ibgp: best.peer?.ibgp ?? false };
+        this.best.set(k, route);
+        this.changed.set(k, { segment, prefix, route });
       }
       this.schedule();
     });
@@ -143,23 +149,24 @@ export class AgentBgp {
     this.timer = setTimeout(() => this.flush(), this.opts.batchMs ?? 50);
   }
 
-  /** Hand the current table to onRoutes now. */
+  /** Hand the changes since the last batch to onRoutes now. */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const b = this.batch;
     if (b.added || b.changed || b.withdrawn) this.event({ kind: 'routes', ...b, total: this.best.size });
     this.batch = { added: 0, changed: 0, withdrawn: 0 };
-    this.opts.onRoutes(this.routes());
+    const changes = [...this.changed.values()];
+    this.changed = new Map();
+    this.opts.onRoutes(changes);
   }
 
   /** The current best paths, all segments. */
   routes(): BgpFibRoute[] { return [...this.best.values()]; }
 
-  /** Record what the merge installed, for the per-neighbour `accepted` counts. */
-  setInstalled(installed: readonly { peer: string }[]): void {
-    this.accepted = new Map();
-    for (const r of installed) this.accepted.set(r.peer, (this.accepted.get(r.peer) ?? 0) + 1);
+  /** Record how many routes the merge installed per neighbour address, for the `accepted` counts. */
+  setAccepted(accepted: ReadonlyMap<string, number>): void {
+    this.accepted = new Map(accepted);
   }
 
   status(): BgpSummary | null {
@@ -183,6 +190,7 @@ export class AgentBgp {
     sp.removeAllListeners('best');
     await sp.stop();
     this.batch.withdrawn += this.best.size;
+    for (const [k, r] of this.best) this.changed.set(k, { segment: r.segment, prefix: r.prefix });
     this.best.clear();
     this.accepted.clear();
     this.flush();

@@ -107,7 +107,10 @@ const tableOf = (b: Bundle, segment: string): number | 'main' | undefined => {
 
 /**
  * Merge the bundle's kernel plan (from planKernelRoutes) and the speaker's best paths into the routes to
- * install (pure). The result is deterministic: BGP routes sorted by segment and prefix.
+ * install (pure). The result is deterministic: BGP routes sorted by segment, then IPv4 address and prefix
+ * length (numerically), next hops on a connected subnet before recursive ones — the order in which the
+ * overlay map's places go out. This is the reference; the agent runs {@link IncrementalFib}, which gives
+ * the same result and updates it per changed prefix.
  */
 export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFibRoute[]): MergedFib {
   const out: MergedFib = { kernel: { routes: [...plan.routes], rules: [...plan.rules], skipped: [...plan.skipped] }, overlay: new Map(), bgp: { installed: [], skipped: [], originated: 0, overlayOmitted: 0 } };
@@ -132,7 +135,7 @@ export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFi
     if (seg !== undefined) claim(seg, r.dst === 'default' ? '0.0.0.0/0' : r.dst, 'bundle');
   }
 
-  const sorted = [...bgp].sort((a, b) => (a.segment < b.segment ? -1 : a.segment > b.segment ? 1 : a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
+  const sorted = bgp.map((r) => ({ r, o: orderOf(r.segment, r.prefix, 0) })).sort((a, b) => compareOrder(a.o, b.o)).map((x) => x.r);
   const skip = (r: BgpFibRoute, reason: string) => out.bgp.skipped.push({ segment: r.segment, prefix: r.prefix, reason });
   // A full table has few distinct next hops: judge each (segment, next hop) once, not once per prefix.
   const hops = new Map<string, { dev?: string; kind?: 'local' | 'internet'; reason?: string }>();
@@ -244,4 +247,439 @@ export function sameOverlay(a: ReadonlyMap<string, BundleRoute[]>, b: ReadonlyMa
 export function withOverlayRoutes(bundle: Bundle, extra: ReadonlyMap<string, BundleRoute[]>): Bundle {
   if (!extra.size) return bundle;
   return { ...bundle, segments: bundle.segments.map((s) => (extra.has(s.name) ? { ...s, routes: [...s.routes, ...extra.get(s.name)!] } : s)) };
+}
+
+/** Sort position of a BGP route in the merge: pass (0 connected next hop, 1 recursive), segment, address, length. */
+interface Order {
+  pass: 0 | 1;
+  segment: string;
+  /** IPv4 address × 64 + prefix length; Infinity for anything else (then `prefix` decides). */
+  n: number;
+  prefix: string;
+}
+
+function orderOf(segment: string, prefix: string, pass: 0 | 1): Order {
+  const slash = prefix.indexOf('/');
+  const base = slash < 0 ? prefix : prefix.slice(0, slash);
+  const n = isIPv4(base) ? ip4(base) * 64 + Number(slash < 0 ? 32 : prefix.slice(slash + 1)) : Infinity;
+  return { pass, segment, n, prefix };
+}
+
+function compareOrder(a: Order, b: Order): number {
+  if (a.pass !== b.pass) return a.pass - b.pass;
+  if (a.segment !== b.segment) return a.segment < b.segment ? -1 : 1;
+  if (a.n !== b.n) return a.n < b.n ? -1 : 1;
+  return a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0;
+}
+
+/** One change of the speaker's best paths: the new best path of (segment, prefix), or none (withdrawn). */
+export interface BgpFibChange {
+  segment: string;
+  prefix: string;
+  /** The new best path; undefined when the prefix has none any more. */
+  route?: BgpFibRoute;
+}
+
+/** What one {@link IncrementalFib.update} changed, for the kernel writer and the overlay maps. */
+export interface FibDelta {
+  /** Kernel routes new or different since the update began (replace them). */
+  upsert: KernelRoute[];
+  /** Kernel routes written before and not wanted any more (delete them). */
+  remove: KernelRoute[];
+  /** Whether the overlay routes (see {@link IncrementalFib.overlay}) changed. */
+  overlayChanged: boolean;
+}
+
+/** Per (segment, prefix) state of the incremental merge. */
+interface Entry extends Order {
+  r: BgpFibRoute;
+  key: string;
+  table?: number | 'main';
+  /** Installed route (undefined: not installed). */
+  kr?: KernelRoute;
+  kind?: 'local' | 'internet';
+  skip?: string;
+  /** Recursive next hop: the resolution this entry depends on. */
+  res?: Resolution;
+  /** Overlay place: 0 none, 1 holds one (the set S), 2 waits for one (the set R). */
+  ov: 0 | 1 | 2;
+  /** Bumped on every overlay move: heap items of an older generation are stale. */
+  gen: number;
+}
+
+interface Resolution {
+  table: number | 'main';
+  nh: string;
+  a: number;
+  cover?: KernelRoute | typeof UNRESOLVED;
+  deps: Set<Entry>;
+}
+const UNRESOLVED = Symbol('unresolved');
+
+/** A binary heap of entries with lazily deleted items (an item is live while its generation matches). */
+class EntryHeap {
+  items: { e: Entry; g: number }[] = [];
+  constructor(private readonly before: (a: Entry, b: Entry) => boolean, private readonly live: (e: Entry) => boolean) {}
+  push(e: Entry): void {
+    const a = this.items;
+    a.push({ e, g: e.gen });
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(a[i]!.e, a[p]!.e)) break;
+      [a[i], a[p]] = [a[p]!, a[i]!];
+      i = p;
+    }
+  }
+  private pop(): void {
+    const a = this.items;
+    const last = a.pop()!;
+    if (!a.length) return;
+    a[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < a.length && this.before(a[l]!.e, a[m]!.e)) m = l;
+      if (r < a.length && this.before(a[r]!.e, a[m]!.e)) m = r;
+      if (m === i) break;
+      [a[i], a[m]] = [a[m]!, a[i]!];
+      i = m;
+    }
+  }
+  /** The first live entry (stale items on top are dropped). */
+  peek(): Entry | undefined {
+    while (this.items.length && !(this.items[0]!.g === this.items[0]!.e.gen && this.live(this.items[0]!.e))) this.pop();
+    return this.items[0]?.e;
+  }
+  /** Rebuild from live items when stale ones dominate (bounds memory under churn). */
+  compact(liveCount: number): void {
+    if (this.items.length < 2 * liveCount + 4096) return;
+    const keep = this.items.filter((x) => x.g === x.e.gen && this.live(x.e)).map((x) => x.e);
+    this.items = [];
+    for (const e of keep) this.push(e);
+  }
+}
+
+/**
+ * The route merge kept as state and updated per changed prefix — the agent's FIB between bundle applies.
+ * Built from a bundle, its kernel plan and the speaker's best paths it equals {@link mergeRoutes} (a bundle
+ * apply builds a new one: the full merge); {@link update} then takes a batch of best-path changes, touches
+ * only those prefixes (and the recursive routes whose covering route changed) and returns the kernel
+ * routes to replace and delete, so a BGP batch costs O(changes), not O(table). After any sequence of
+ * updates {@link merged} equals `mergeRoutes` over the current best paths (test/dataplane/agent-fib.test.ts
+ * checks this over random sequences).
+ *
+ * The overlay map's places (at most {@link OVERLAY_BGP_ROUTE_LIMIT} with the bundle's routes) go to the
+ * first installed routes in merge order; the incremental form keeps that as two heaps — the holders (largest
+ * first) and the waiting (smallest first) — so an insert evicts at most one holder and a withdrawal
+ * promotes at most one waiting route.
+ *
+ * @example
+ *   const fib = new IncrementalFib(bundle, planKernelRoutes(bundle), speakerRoutes);
+ *   await writer.write(fib.kernelPlan(), { full: true });
+ *   const d = fib.update([{ segment: 'default', prefix: '198.18.0.0/16' }]);  // withdrawn
+ *   // d.remove = [{ dst: '198.18.0.0/16', via: '100.64.0.1', dev: 'wan0', table: 'main' }]
+ */
+export class IncrementalFib {
+  private readonly entries = new Map<string, Entry>();
+  private readonly holder = new Map<string, RouteSource>();
+  private readonly hops = new Map<string, { dev?: string; kind?: 'local' | 'internet'; reason?: string }>();
+  /** Per table: prefix length → network → route; the bundle's routes and the directly installed BGP routes. */
+  private readonly lpm = new Map<number | 'main', Map<number, Map<number, KernelRoute>>>();
+  private readonly resolutions = new Map<number | 'main', Map<string, Resolution>>();
+  private readonly tables = new Map<string, number | 'main'>();
+  private readonly lanNames: Set<string>;
+  private readonly overlayPlaces: number;
+  private readonly holders = new EntryHeap((a, b) => compareOrder(a, b) > 0, (e) => e.ov === 1);
+  private readonly waiting = new EntryHeap((a, b) => compareOrder(a, b) < 0, (e) => e.ov === 2);
+  private held = 0;
+  private waitingCount = 0;
+  private readonly skippedSet = new Set<Entry>();
+  private readonly accepted = new Map<string, number>();
+  /** BGP routes installed in the kernel. */
+  installedCount = 0;
+  /** Best paths this edge originates itself. */
+  originated = 0;
+  // Per update: entry key → its kernel route when the update began; touched resolutions; entries to (re)judge.
+  private kernelBefore = new Map<string, KernelRoute | undefined>();
+  private dirtyRes = new Set<Resolution>();
+  private pending = new Set<Entry>();
+  private overlayChanged = false;
+  /** Off while the constructor runs the full merge: nothing was written before it. */
+  private tracking = false;
+
+  constructor(private readonly bundle: Bundle, private readonly plan: RoutePlan, bgp: Iterable<BgpFibRoute>) {
+    this.overlayPlaces = OVERLAY_BGP_ROUTE_LIMIT - bundle.segments.reduce((n, s) => n + s.routes.length, 0);
+    this.lanNames = new Set(bundle.interfaces.lan.map((l) => l.name));
+    bundle.segments.forEach((s, i) => this.tables.set(s.name, i === 0 ? 'main' : segmentTable(s.id)));
+    const claim = (segment: string, prefix: string, src: RouteSource) => {
+      const k = `${segment}|${prefix}`;
+      const cur = this.holder.get(k);
+      if (cur === undefined || SOURCE_RANK[src] < SOURCE_RANK[cur]) this.holder.set(k, src);
+    };
+    for (const seg of bundle.segments) {
+      for (const l of bundle.interfaces.lan.filter((x) => x.segment === seg.name)) for (const a of l.ipv4) claim(seg.name, networkOf(a), 'connected');
+      for (const w of bundle.interfaces.wan) for (const a of w.ipv4) claim(seg.name, networkOf(a), 'connected');
+      for (const r of seg.routes) claim(seg.name, r.prefix, r.kind === 'local' ? 'connected' : 'bundle');
+    }
+    const segOfTable = new Map([...this.tables].map(([s, t]) => [t, s] as const));
+    for (const r of plan.routes) {
+      const seg = segOfTable.get(r.table);
+      if (seg !== undefined) claim(seg, r.dst === 'default' ? '0.0.0.0/0' : r.dst, 'bundle');
+      this.lpmSet(r, true);
+    }
+    this.update((function* () { for (const route of bgp) yield { segment: route.segment, prefix: route.prefix, route }; })());
+    this.tracking = true;
+  }
+
+  /**
+   * Apply a batch of best-path changes (the last change of a prefix wins) and return what the kernel and
+   * the overlay maps need. Pure bookkeeping: nothing is written here.
+   */
+  update(changes: Iterable<BgpFibChange>): FibDelta {
+    this.kernelBefore = new Map();
+    this.dirtyRes = new Set();
+    this.pending = new Set();
+    this.overlayChanged = false;
+    for (const c of changes) {
+      const key = `${c.segment}|${c.prefix}`;
+      const old = this.entries.get(key);
+      if (old) this.detach(old);
+      if (!c.route) { this.entries.delete(key); continue; }
+      const o = orderOf(c.segment, c.prefix, 0);
+      // Every field from the start: one object shape for a million entries keeps V8's accesses monomorphic.
+      const e: Entry = { pass: 0, segment: o.segment, n: o.n, prefix: o.prefix, r: c.route, key, table: undefined, kr: undefined, kind: undefined, skip: undefined, res: undefined, ov: 0, gen: 0 };
+      this.entries.set(key, e);
+      this.attach(e);
+    }
+    // Recursive next hops last, as in the full merge: the covering routes are final now.
+    for (const res of this.dirtyRes) {
+      if (!res.deps.size) continue;
+      const cover = this.resolve(res.table, res.a);
+      if (cover === res.cover) continue;
+      res.cover = cover;
+      for (const d of res.deps) this.pending.add(d);
+    }
+    for (const e of this.pending) if (this.entries.get(e.key) === e && e.res) this.judgeRecursive(e);
+    const upsert: KernelRoute[] = [], remove: KernelRoute[] = [];
+    for (const [key, before] of this.kernelBefore) {
+      const now = this.entries.get(key)?.kr;
+      if (now) { if (!before || before.via !== now.via || before.dev !== now.dev) upsert.push(now); }
+      else if (before) remove.push(before);
+    }
+    this.holders.compact(this.held);
+    this.waiting.compact(this.waitingCount);
+    return { upsert, remove, overlayChanged: this.overlayChanged };
+  }
+
+  private attach(e: Entry): void {
+    const r = e.r;
+    if (r.peer === undefined) { this.originated++; return; }
+    const source = r.ibgp ? 'ibgp' : 'ebgp';
+    e.table = this.tables.get(r.segment);
+    if (e.table === undefined) return this.skip(e, `segment ${r.segment} is not in the bundle`);
+    if (r.prefix.includes(':')) return this.skip(e, 'IPv6 routes are not programmed (the bundle carries IPv4 interfaces only)');
+    const held = this.holder.get(e.key);
+    if (held !== undefined && SOURCE_RANK[held] < SOURCE_RANK[source]) return this.skip(e, `shadowed by a ${held} route`);
+    if (!r.nextHop || !isIPv4(r.nextHop)) return this.skip(e, `next hop ${r.nextHop ?? 'missing'} is not IPv4`);
+    const { dev, kind, reason } = this.judge(r.segment, r.nextHop);
+    if (reason === 'recursive') {
+      e.pass = 1;
+      let byNh = this.resolutions.get(e.table);
+      if (!byNh) this.resolutions.set(e.table, (byNh = new Map()));
+      let res = byNh.get(r.nextHop);
+      if (!res) {
+        byNh.set(r.nextHop, (res = { table: e.table, nh: r.nextHop, a: ip4(r.nextHop), cover: UNRESOLVED, deps: new Set() }));
+        this.dirtyRes.add(res);
+      }
+      res.deps.add(e);
+      e.res = res;
+      this.pending.add(e);
+      return;
+    }
+    if (!dev || !kind) return this.skip(e, reason!);
+    this.install(e, r.nextHop, dev, kind);
+  }
+
+  private judgeRecursive(e: Entry): void {
+    if (e.kr) this.uninstall(e);
+    if (e.skip !== undefined) { this.skippedSet.delete(e); e.skip = undefined; }
+    const cover = e.res!.cover;
+    const nh = e.r.nextHop!;
+    if (!cover || cover === UNRESOLVED) return this.skip(e, `next hop ${nh} is neither on a connected subnet nor covered by a route`);
+    if (cover.blackhole || !cover.via || !cover.dev) return this.skip(e, `next hop ${nh} resolves to ${cover.dst}, which has no gateway (${cover.blackhole ? 'blackhole' : 'no next hop'})`);
+    this.install(e, cover.via, cover.dev, this.lanNames.has(cover.dev) ? 'local' : 'internet');
+  }
+
+  private detach(e: Entry): void {
+    if (e.r.peer === undefined) { this.originated--; return; }
+    if (e.kr) this.uninstall(e);
+    if (e.skip !== undefined) this.skippedSet.delete(e);
+    if (e.res) {
+      e.res.deps.delete(e);
+      if (!e.res.deps.size) this.resolutions.get(e.res.table)?.delete(e.res.nh);
+    }
+  }
+
+  private skip(e: Entry, reason: string): void {
+    e.skip = reason;
+    this.skippedSet.add(e);
+  }
+
+  private noteKernel(e: Entry): void {
+    if (this.tracking && !this.kernelBefore.has(e.key)) this.kernelBefore.set(e.key, e.kr);
+  }
+
+  private install(e: Entry, via: string, dev: string, kind: 'local' | 'internet'): void {
+    this.noteKernel(e);
+    e.kr = { dst: e.r.prefix, via, dev, table: e.table! };
+    e.kind = kind;
+    if (e.pass === 0) this.lpmSet(e.kr, true);
+    this.installedCount++;
+    this.accepted.set(e.r.peer!, (this.accepted.get(e.r.peer!) ?? 0) + 1);
+    this.addCandidate(e);
+  }
+
+  private uninstall(e: Entry): void {
+    this.noteKernel(e);
+    if (e.pass === 0) this.lpmSet(e.kr!, false);
+    this.removeCandidate(e);
+    this.installedCount--;
+    const n = (this.accepted.get(e.r.peer!) ?? 1) - 1;
+    if (n) this.accepted.set(e.r.peer!, n); else this.accepted.delete(e.r.peer!);
+    e.kr = undefined;
+  }
+
+  private judge(segment: string, nh: string) {
+    const k = `${segment}|${nh}`;
+    let j = this.hops.get(k);
+    if (j) return j;
+    const { lan: lans, wan: wans } = this.bundle.interfaces;
+    const own = [...lans, ...wans].some((i) => i.ipv4.some((a) => a.split('/')[0] === nh));
+    const lan = own ? undefined : lans.find((l) => l.segment === segment && l.ipv4.some((a) => inSubnet(nh, a)));
+    const wan = own || lan ? undefined : wans.find((w) => w.ipv4.some((a) => inSubnet(nh, a)));
+    j = own ? { reason: `next hop ${nh} is this edge` }
+      : lan ? { dev: lan.name, kind: 'local' as const } : wan ? { dev: wan.name, kind: 'internet' as const }
+      : { reason: 'recursive' };
+    this.hops.set(k, j);
+    return j;
+  }
+
+  /** Add (or remove) a route of the covering-route index; recursive next hops under it are re-resolved at the end of the update. */
+  private lpmSet(kr: KernelRoute, add: boolean): void {
+    const [base, len] = (kr.dst === 'default' ? '0.0.0.0/0' : kr.dst).split('/');
+    if (!isIPv4(base!)) return;
+    const bits = Number(len ?? 32);
+    const net = ip4(base!) & maskOf(bits);
+    let byLen = this.lpm.get(kr.table);
+    if (!byLen) this.lpm.set(kr.table, (byLen = new Map()));
+    let m = byLen.get(bits);
+    if (!m) byLen.set(bits, (m = new Map()));
+    if (add) m.set(net, kr);
+    else if (m.get(net) === kr) m.delete(net);
+    else return;
+    const byNh = this.resolutions.get(kr.table);
+    if (byNh) for (const res of byNh.values()) if ((res.a & maskOf(bits)) === net) this.dirtyRes.add(res);
+  }
+
+  private resolve(table: number | 'main', a: number): KernelRoute | undefined {
+    const byLen = this.lpm.get(table);
+    if (!byLen) return undefined;
+    for (let bits = 32; bits >= 0; bits--) {
+      const hit = byLen.get(bits)?.get(a & maskOf(bits));
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  private addCandidate(e: Entry): void {
+    if (this.held < this.overlayPlaces) return this.place(e, 1);
+    const top = this.holders.peek();
+    if (top && compareOrder(e, top) < 0) { this.place(top, 2); this.place(e, 1); } else this.place(e, 2);
+  }
+
+  private removeCandidate(e: Entry): void {
+    const was = e.ov;
+    this.place(e, 0);
+    if (was !== 1) return;
+    const next = this.waiting.peek();
+    if (next) this.place(next, 1);
+  }
+
+  private place(e: Entry, ov: 0 | 1 | 2): void {
+    if (e.ov === 1) { this.held--; this.overlayChanged = true; }
+    if (e.ov === 2) this.waitingCount--;
+    e.ov = ov;
+    e.gen++;
+    if (ov === 1) { this.held++; this.overlayChanged = true; this.holders.push(e); }
+    if (ov === 2) { this.waitingCount++; this.waiting.push(e); }
+  }
+
+  /** Installed entries in merge order. */
+  private installedEntries(): Entry[] {
+    const out: Entry[] = [];
+    for (const e of this.entries.values()) if (e.kr) out.push(e);
+    return out.sort(compareOrder);
+  }
+
+  /** The kernel plan: the bundle's routes and every installed BGP route (for a full kernel write). */
+  kernelPlan(): RoutePlan {
+    const routes = [...this.plan.routes];
+    for (const e of this.entries.values()) if (e.kr) routes.push(e.kr);
+    return { routes, rules: this.plan.rules, skipped: this.plan.skipped };
+  }
+
+  /** Kernel routes wanted: the bundle's plus the installed BGP routes. */
+  get kernelRouteCount(): number { return this.plan.routes.length + this.installedCount; }
+
+  /** Installed in the kernel but without an overlay map place. */
+  get overlayOmitted(): number { return this.installedCount - this.held; }
+
+  /** The BGP routes holding an overlay map place, per segment, in merge order (what {@link withOverlayRoutes} takes). */
+  overlay(): Map<string, BundleRoute[]> {
+    const held: Entry[] = [];
+    for (const e of this.holders.items) if (e.g === e.e.gen && e.e.ov === 1) held.push(e.e);
+    held.sort(compareOrder);
+    const out = new Map<string, BundleRoute[]>();
+    for (const e of held) {
+      const list = out.get(e.segment) ?? [];
+      list.push(e.kind === 'local' ? { prefix: e.r.prefix, kind: 'local', interface: e.kr!.dev! } : { prefix: e.r.prefix, kind: 'internet' });
+      out.set(e.segment, list);
+    }
+    return out;
+  }
+
+  /** Best paths not installed and why, in merge order. */
+  skipped(): MergedFib['bgp']['skipped'] {
+    return [...this.skippedSet].sort(compareOrder).map((e) => ({ segment: e.segment, prefix: e.prefix, reason: e.skip! }));
+  }
+
+  /** Installed routes per neighbour address (the speaker's `accepted` counts). */
+  acceptedByPeer(): ReadonlyMap<string, number> { return this.accepted; }
+
+  /** The whole merge as {@link mergeRoutes} returns it (O(table log table): for status reads and tests). */
+  merged(): MergedFib {
+    const inst = this.installedEntries();
+    const overlay = new Map<string, BundleRoute[]>();
+    for (const e of inst) {
+      if (e.ov !== 1) continue;
+      const list = overlay.get(e.segment) ?? [];
+      list.push(e.kind === 'local' ? { prefix: e.r.prefix, kind: 'local', interface: e.kr!.dev! } : { prefix: e.r.prefix, kind: 'internet' });
+      overlay.set(e.segment, list);
+    }
+    return {
+      kernel: { routes: [...this.plan.routes, ...inst.map((e) => e.kr!)], rules: [...this.plan.rules], skipped: [...this.plan.skipped] },
+      overlay,
+      bgp: {
+        installed: inst.map((e) => ({
+          segment: e.segment, prefix: e.r.prefix, nextHop: e.r.nextHop!, dev: e.kr!.dev!, kind: e.kind!, source: e.r.ibgp ? 'ibgp' as const : 'ebgp' as const, peer: e.r.peer!,
+          ...(e.pass === 1 ? { via: e.kr!.via! } : {}),
+        })),
+        skipped: this.skipped(),
+        originated: this.originated,
+        overlayOmitted: this.overlayOmitted,
+      },
+    };
+  }
 }

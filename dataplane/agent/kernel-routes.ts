@@ -230,6 +230,42 @@ export class KernelRouteWriter {
       const add = plan.rules.filter((r) => !rules.some((x) => x.iif === r.iif && x.table === String(r.table)));
       if (add.length) await this.batch(add.map((r) => `rule add iif ${r.iif} lookup ${r.table} priority ${r.table}`));
     }
+    await this.send(lines);
+    this.written = next;
+    this.rulesJson = rulesJson;
+    this.last = { ...stats, ms: Math.round((performance.now() - t0) * 10) / 10 };
+    return this.last;
+  }
+
+  /**
+   * Write only the given changes (an incremental merge's delta, fib.ts): replace `upsert` routes that
+   * differ from what was written, delete `remove` routes that were written. Rules are left as they are.
+   * With nothing known yet (first write, or the last one failed) it writes `fullPlan()` in full instead.
+   *
+   * @example
+   *   await w.writeChanges(fib.update(changes), () => fib.kernelPlan());  // { mode: 'diff', replaced: 3, ... }
+   */
+  async writeChanges(d: { upsert: readonly KernelRoute[]; remove: readonly KernelRoute[] }, fullPlan: () => RoutePlan): Promise<RouteWriteStats> {
+    const prev = this.written;
+    if (!prev) return this.write(fullPlan(), { full: true });
+    const t0 = performance.now();
+    this.written = undefined; // until this write is known to have succeeded
+    const add: KernelRoute[] = [], change: KernelRoute[] = [], remove: KernelRoute[] = [];
+    for (const r of d.upsert) {
+      const old = prev.get(routeKey(r));
+      if (!old) add.push(r); else if (!sameRoute(old, r)) change.push(r);
+    }
+    for (const r of d.remove) if (prev.has(routeKey(r))) remove.push(r);
+    await this.send(diffBatch({ add, change, remove }));
+    for (const r of remove) prev.delete(routeKey(r));
+    for (const r of [...add, ...change]) prev.set(routeKey(r), r);
+    this.written = prev;
+    this.last = { mode: 'diff', replaced: add.length + change.length, added: add.length, deleted: remove.length, ms: Math.round((performance.now() - t0) * 10) / 10 };
+    return this.last;
+  }
+
+  /** Send `ip -batch` lines in chunks, large chunks over parallel processes. */
+  private async send(lines: string[]): Promise<void> {
     const chunk = this.opts.chunkLines ?? 100_000;
     const lanes = Math.max(1, this.opts.parallel ?? 2);
     for (let i = 0; i < lines.length; i += chunk) {
@@ -242,10 +278,6 @@ export class KernelRouteWriter {
       const failed = done.find((d) => d.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     }
-    this.written = next;
-    this.rulesJson = rulesJson;
-    this.last = { ...stats, ms: Math.round((performance.now() - t0) * 10) / 10 };
-    return this.last;
   }
 
   /** Forget what was written: the next write is a full one. */

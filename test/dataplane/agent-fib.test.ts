@@ -3,7 +3,7 @@
 // checks, overlay route kinds, withdrawal through the kernel sync; and the BGP batching in agent/bgp.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mergeRoutes, OVERLAY_BGP_ROUTE_LIMIT, sameOverlay, withOverlayRoutes, type BgpFibRoute } from '../../dataplane/agent/fib.ts';
+import { IncrementalFib, mergeRoutes, OVERLAY_BGP_ROUTE_LIMIT, sameOverlay, withOverlayRoutes, type BgpFibChange, type BgpFibRoute } from '../../dataplane/agent/fib.ts';
 import { AgentBgp, bgpConfigOf, type BgpEvent } from '../../dataplane/agent/bgp.ts';
 import { diffRoutes, planKernelRoutes, routeBatch, routeKey } from '../../dataplane/agent/kernel-routes.ts';
 import { Bundle } from '../../dataplane/bundle/schema.ts';
@@ -205,7 +205,7 @@ test('the bundle accepts {} as no BGP and rejects a section without an asn', () 
 });
 
 test('best-path bursts are coalesced into one batch; an unchanged config keeps the speaker; a new one applies in place or replaces it', async () => {
-  const batches: BgpFibRoute[][] = [];
+  const batches: BgpFibChange[][] = [];
   const events: BgpEvent[] = [];
   const bgp = new AgentBgp({ onRoutes: (r) => batches.push(r), batchMs: 50, onEvent: (e) => events.push(e) });
   const cfg = (n: number, routerId?: string) => bgpConfigOf(Bundle.parse({ ...edge1Bundle(), bgp: { asn: 65010, listen: { port: 0 }, ...(routerId ? { routerId } : {}), networks: Array.from({ length: n }, (_, i) => `10.${200 + (i >> 8)}.${i & 255}.0/24`) } }), 'x')!;
@@ -214,18 +214,19 @@ test('best-path bursts are coalesced into one batch; an unchanged config keeps t
     await new Promise((r) => setTimeout(r, 150));
     assert.is(batches.length, 1, '300 best-path events, one batch');
     assert.is(batches[0]!.length, 300);
-    assert.ok(batches[0]!.every((r) => r.peer === undefined));
+    assert.ok(batches[0]!.every((c) => c.route !== undefined && c.route.peer === undefined));
     await bgp.configure(cfg(300));
     await new Promise((r) => setTimeout(r, 100));
     assert.is(batches.length, 1, 'same configuration: nothing restarted');
     await bgp.configure(cfg(2));
     await new Promise((r) => setTimeout(r, 150));
     assert.is(batches.length, 2, 'fewer networks: applied in place, one batch');
-    assert.is(batches[1]!.length, 2);
+    assert.is(batches[1]!.length, 298, 'the batch carries the 298 withdrawn prefixes only');
+    assert.ok(batches[1]!.every((c) => c.route === undefined));
     assert.equal(events.filter((e) => e.kind !== 'session').map((e) => (e.kind === 'routes' ? `routes +${e.added} -${e.withdrawn}` : `${e.kind} ${e.mode}`)), ['routes +300 -0', 'reconfigured in-place', 'routes +0 -298']);
     await bgp.configure(cfg(2, '10.9.9.9'));
     await new Promise((r) => setTimeout(r, 150));
-    assert.is(batches[2]!.length, 0, 'a new router id: the old speaker stopped and its routes left at once');
+    assert.equal(batches[2]!.map((c) => c.route), [undefined, undefined], 'a new router id: the old speaker stopped and its routes left at once');
     assert.is(batches.at(-1)!.length, 2);
     assert.equal(events.at(-1), { ...events.at(-1)!, type: 'bgp', kind: 'routes', added: 2 });
     assert.ok(events.some((e) => e.kind === 'reconfigured' && e.mode === 'restart'));
@@ -233,6 +234,103 @@ test('best-path bursts are coalesced into one batch; an unchanged config keeps t
   } finally {
     await bgp.stop();
   }
+});
+
+// A tiny deterministic generator (mulberry32): random sequences that replay the same way on every run.
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Random best-path tables over a small universe so prefixes collide with bundle routes and connected
+ * subnets, cover each other's recursive next hops, move between LAN, WAN and recursive next hops, between
+ * segments, eBGP and iBGP, and get withdrawn.
+ */
+function randomChanges(rand: () => number, b: Bundle, n: number): BgpFibChange[] {
+  const pick = <T,>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+  const prefixes = ['192.168.50.0/24', '198.18.0.0/16', '198.18.5.0/24', '203.0.113.0/24', '10.1.0.0/24', '10.2.0.0/16', '10.2.0.128/25', '0.0.0.0/0', '172.30.0.0/16', '10.9.0.0/24', '2001:db8::/32', '8.8.8.0/24', '100.64.0.0/10', '198.19.0.0/16'];
+  const hops = ['10.1.0.254', '100.64.0.1', '172.16.0.9', '198.18.0.1', '198.18.5.9', '203.0.113.7', '10.9.0.20', '10.1.0.1', '192.0.2.1', '198.19.1.1'];
+  const segs = b.segments.map((s) => s.name).concat('nowhere');
+  return Array.from({ length: n }, () => {
+    const segment = rand() < 0.8 ? b.segments[0]!.name : pick(segs);
+    const prefix = pick(prefixes);
+    if (rand() < 0.3) return { segment, prefix };
+    const own = rand() < 0.05;
+    const nh = pick(hops);
+    return { segment, prefix, route: { segment, prefix, nextHop: nh, peer: own ? undefined : nh, ibgp: rand() < 0.4 } };
+  });
+}
+
+test('the incremental merge equals the full merge after every batch of random changes (precedence, recursion, withdrawals)', () => {
+  const b = twoSegments();
+  const plan = planKernelRoutes(b);
+  for (let seed = 1; seed <= 40; seed++) {
+    const rand = rng(seed);
+    const table = new Map<string, BgpFibRoute>();
+    const fib = new IncrementalFib(b, plan, []);
+    let written = new Map(plan.routes.map((r) => [routeKey(r), r]));
+    for (let batch = 0; batch < 25; batch++) {
+      const changes = randomChanges(rand, b, 1 + Math.floor(rand() * 8));
+      for (const c of changes) { const k = `${c.segment}|${c.prefix}`; if (c.route) table.set(k, c.route); else table.delete(k); }
+      const d = fib.update(changes);
+      const full = mergeRoutes(b, plan, [...table.values()]);
+      assert.equal(fib.merged(), full, `seed ${seed} batch ${batch}`);
+      // The delta moves the previously wanted kernel routes to the new ones, exactly.
+      for (const r of d.remove) written.delete(routeKey(r));
+      for (const r of d.upsert) written.set(routeKey(r), r);
+      const want = diffRoutes(written, full.kernel.routes);
+      assert.equal([want.add.length, want.change.length, want.remove.length], [0, 0, 0], `seed ${seed} batch ${batch}: delta applied = full merge`);
+      written = want.next;
+      assert.is(fib.installedCount, full.bgp.installed.length);
+      assert.equal(fib.overlay(), full.overlay);
+    }
+  }
+});
+
+test('the incremental merge keeps the overlay places of the full merge past the overlay limit', () => {
+  const b = edge1Bundle();
+  const plan = planKernelRoutes(b);
+  const rand = rng(7);
+  const prefixOf = (i: number) => `11.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`;
+  const table = new Map<string, BgpFibRoute>();
+  const fib = new IncrementalFib(b, plan, []);
+  const n = OVERLAY_BGP_ROUTE_LIMIT + 200;
+  // Fill in a shuffled order, then churn around the limit: evictions and promotions.
+  const order = Array.from({ length: n }, (_, i) => i).sort(() => rand() - 0.5);
+  const put = (i: number, nh: string | undefined) => {
+    const prefix = prefixOf(i);
+    const route = nh ? ebgp(prefix, nh) : undefined;
+    if (route) table.set(prefix, route); else table.delete(prefix);
+    return { segment: 'default', prefix, route };
+  };
+  fib.update(order.map((i) => put(i, '10.1.0.254')));
+  for (let k = 0; k < 6; k++) {
+    const changes = Array.from({ length: 300 }, () => put(Math.floor(rand() * n), rand() < 0.5 ? undefined : pick2(rand)));
+    const d = fib.update(changes);
+    const full = mergeRoutes(b, plan, [...table.values()]);
+    assert.equal(fib.overlay(), full.overlay, `round ${k}`);
+    assert.is(fib.overlayOmitted, full.bgp.overlayOmitted);
+    assert.ok(d.upsert.length + d.remove.length <= 300, 'a batch touches only its own prefixes');
+  }
+  function pick2(r: () => number) { return r() < 0.5 ? '10.1.0.254' : '100.64.0.1'; }
+});
+
+test('a batch hands over only the changed kernel routes, and dependants of a moved covering route', () => {
+  const b = edge1Bundle();
+  const dep: BgpFibRoute = { segment: 'default', prefix: '203.0.113.0/24', nextHop: '198.18.0.1', peer: '10.255.9.9', ibgp: true };
+  const others = Array.from({ length: 1000 }, (_, i) => ebgp(`11.${i >> 8}.${i & 255}.0/24`, '10.1.0.254'));
+  const fib = new IncrementalFib(b, planKernelRoutes(b), [...others, ebgp('198.18.0.0/16', '100.64.0.1'), dep]);
+  const d = fib.update([{ segment: 'default', prefix: '198.18.0.0/16', route: ebgp('198.18.0.0/16', '172.16.0.9') }]);
+  assert.equal(d.upsert.map((r) => `${r.dst} via ${r.via} dev ${r.dev}`).sort(), ['198.18.0.0/16 via 172.16.0.9 dev wan0', '203.0.113.0/24 via 172.16.0.9 dev wan0']);
+  assert.equal(d.remove, []);
+  const gone = fib.update([{ segment: 'default', prefix: '198.18.0.0/16' }]);
+  assert.equal(gone.remove.map((r) => r.dst).sort(), ['198.18.0.0/16', '203.0.113.0/24']);
+  assert.equal(fib.update([]), { upsert: [], remove: [], overlayChanged: false });
 });
 
 test.run();

@@ -16,16 +16,23 @@
  * over plain TCP, then the same file again, then the edited copy — once on a port outside the WAN-opt
  * classes (the baseline: the overlay alone) and once through the WAN-opt proxy, in the same run. Per
  * transfer: bytes edge1 sent on wan0 (the kernel's counter: everything, probes included) and the sender's
- * time to the sink's answer; plus zstd alone over the same streams (computed here, 1 MB pieces). FEC: a
- * `--fec-packets` (20000) packet 160-byte UDP stream at `--fec-pps` (2000) in the FEC class (k 8, m 3) and
- * the same stream in a plain class, under 5 % uniform loss and under Gilbert–Elliott loss of the same mean
- * (p 1.32 %, r 25 %: bursts of 4 packets on average) on edge1's MPLS egress; residual loss at the receiving
- * host, and the FEC overhead (datagrams sent per packet).
+ * time to the sink's answer; plus zstd alone over the same streams (computed here, 1 MB pieces).
+ * FEC (`fec` in the JSON; alone with --fec-only): the lab is deployed with its intent plus one FEC class per
+ * setting (k/m/interleave of {@link FEC_SETTINGS}, UDP ports 6100…) and edge1's MPLS egress set to 20 ms
+ * one way, no rate limit, and `--fec-loss` (2 %) loss: uniform, then Gilbert–Elliott of the same mean (r 25 %:
+ * bursts of 4 packets on average, p = mean·r/(1 − mean)). Under each, one after another (concurrent streams
+ * would share the loss chain and thin out each other's bursts): a `--fec-packets` (200000) packet 160-byte
+ * UDP stream at `--fec-pps` (5000) host1 → host2 outside the FEC classes (plain: the loss the link really
+ * applied, which must be within 0.5 (uniform) / 1.0 (bursty) percentage points of the configured mean, or
+ * the delay line or the receiver did not keep up and the bench exits 1), then the same stream in each FEC
+ * class: residual loss at the receiving host, overhead = datagrams edge1's relay sent per packet it got
+ * ((k+m)/k for full blocks) and the nominal (k+m)/k.
  * MB = 10^6 bytes. The last line is one JSON object with the raw figures. Exits 1 without numbers when the
  * native addon is not built or the twin cannot measure (a transfer delivering wrong bytes included).
  *
  * Run: flock /tmp/pt-heavy.lock npx tsx bench/wanopt.ts [--mb 128] [--file-mb 32] [--seed 7] [--skip-twin]
- *        [--twin-file-mb 50] [--fec-packets 20000] [--fec-pps 2000]
+ *        [--twin-file-mb 50] [--fec-packets 200000] [--fec-pps 5000]
+ *        [--fec-loss 0.02] [--fec-only]
  */
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
@@ -38,12 +45,24 @@ import { ChunkCompressor, ChunkStore, chunkBuffer, DEFAULT_CHUNK_PARAMS, wanoptA
 const { values } = parseArgs({ options: {
   mb: { type: 'string', default: '128' }, 'file-mb': { type: 'string', default: '32' }, seed: { type: 'string', default: '7' },
   'skip-twin': { type: 'boolean', default: false }, 'twin-file-mb': { type: 'string', default: '50' },
-  'fec-packets': { type: 'string', default: '20000' }, 'fec-pps': { type: 'string', default: '2000' },
+  'fec-packets': { type: 'string', default: '200000' }, 'fec-pps': { type: 'string', default: '5000' },
+  'fec-loss': { type: 'string', default: '0.02' }, 'fec-only': { type: 'boolean', default: false },
 } });
 const MB = 1e6;
 const SIZE = Math.round(Number(values.mb) * MB);
 const FILE = Math.round(Number(values['file-mb']) * MB);
 const SEED = Number(values.seed);
+
+/** FEC settings measured on the twin: k data + m parity per block, interleaving depth d. */
+const FEC_SETTINGS = [{ k: 8, m: 2, d: 1 }, { k: 8, m: 3, d: 1 }, { k: 16, m: 4, d: 1 }, { k: 8, m: 3, d: 4 }, { k: 16, m: 4, d: 2 }];
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const FEC_ONLY = values['fec-only'];
+if (FEC_ONLY && values['skip-twin']) { console.error('bench/wanopt: --fec-only and --skip-twin leave nothing to measure'); process.exit(1); }
+if (FEC_ONLY) {
+  const fec = await twinPart();
+  console.log(JSON.stringify({ bench: 'wanopt', fec_only: true, ...fec }));
+  process.exit(0);
+}
 
 const addon = wanoptAddon();
 if (!addon) { console.error('bench/wanopt: the native addon is not built (node scripts/build.mjs); cannot measure'); process.exit(1); }
@@ -155,7 +174,6 @@ const zstdOnly = new ChunkCompressor({ mode: 'zstd' });
 let zstdEdited = 0;
 for (let i = 0; i < copy.length; i += 1 << 20) zstdEdited += zstdOnly.compress(copy.subarray(i, i + (1 << 20))).payload.length;
 
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const twin = values['skip-twin'] ? undefined : await twinPart();
 const cdcShaMedian = median(cdcSha), shaMedian = median(shaOnly);
 console.log(`chunk+hash ${round(cdcShaMedian)} MB/s vs SHA-256 alone ${round(shaMedian)} MB/s (ratio ${round(cdcShaMedian / shaMedian, 3)}), chunking alone ${round(median(cdcOnly))} MB/s, node:crypto SHA ${round(median(nodeSha))} MB/s, JS chunker ${round(jsCdc)} MB/s, avg chunk ${Math.round(avgChunk)} B`);
@@ -192,6 +210,7 @@ async function twinPart(): Promise<Record<string, unknown>> {
   const { agentRequest } = await import('../dataplane/index.ts');
   const { transfer: hostTransfer, txBytes, udpRun } = await import('../labs/wanopt-two-site/traffic.ts');
   const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const YAML = await import('yaml');
   const p = getProvider('netns');
   const lab = `wb${process.pid}`;
   const tmp = mkdtempSync('/tmp/pt-wanopt-bench-');
@@ -202,21 +221,71 @@ async function twinPart(): Promise<Record<string, unknown>> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    // The lab's intent plus one FEC class per setting, so every setting runs in one deployment.
+    const intent = YAML.parse(readFileSync('labs/wanopt-two-site/intent.yaml', 'utf8'));
+    const fecClass = (f: { k: number; m: number; d: number }) => `fec${f.k}x${f.m}i${f.d}`;
+    FEC_SETTINGS.forEach((f, i) => {
+      const name = fecClass(f);
+      intent.appClasses[name] = { match: [{ protocol: 'udp', ports: String(6100 + i) }] };
+      intent.rules.splice(intent.rules.length - 1, 0, { name, app: name, paths: { preferred: ['mpls', 'inet'] } });
+      intent.wanopt.fec[name] = { k: f.k, m: f.m, interleave: f.d, holdMs: 80 };
+    });
+    const intentFile = join(tmp, 'intent.yaml');
+    writeFileSync(intentFile, YAML.stringify(intent));
+    await bringUp(p, prepareLab('labs/wanopt-two-site/lab.yaml', { name: lab, intent: intentFile }), { out: quiet });
+    const classes = ['files', 'rtp', 'default', ...FEC_SETTINGS.map(fecClass)];
+    let onMpls = false;
+    for (let i = 0; i < 150 && !onMpls; i++) {
+      const st = await status('edge1');
+      const mpls = st.paths?.find((x: any) => x.transport === 'mpls')?.id;
+      onMpls = mpls !== undefined && classes.every((c) => st.steering?.find((s: any) => s.appClass === c)?.pathIds[0] === mpls);
+      if (!onMpls) await new Promise((r) => setTimeout(r, 200));
+    }
+    if (!onMpls) throw new Error('steering never put every class on the MPLS path');
+
+    const packets = Number(values['fec-packets']), pps = Number(values['fec-pps']), mean = Number(values['fec-loss']);
+    if (!(packets > 0 && pps > 0 && mean > 0 && mean < 0.5)) throw new Error('--fec-packets, --fec-pps must be > 0 and --fec-loss in (0, 0.5)');
+    const checkSteering = async (what: string) => {
+      // Loss must not have moved the classes off the impaired path, or the figures compare different links.
+      const st = await status('edge1');
+      const mpls = st.paths.find((x: any) => x.transport === 'mpls')?.id;
+      const moved = classes.filter((c) => st.steering.find((x: any) => x.appClass === c)?.pathIds[0] !== mpls);
+      if (moved.length) throw new Error(`under ${what} steering moved ${moved.join(', ')} off the MPLS path; the FEC figures would compare different links`);
+    };
+    const fecRun = async (what: string, loss: unknown, tolerance: number) => {
+      await p.setImpairment(lab, 'edge1:wan0', { delay: 20, loss } as any);
+      const plain = await udpRun(lab, 7000, packets, pps);
+      console.error(`twin: ${what}: plain UDP loss ${round(plain.loss * 100, 3)} %`);
+      if (Math.abs(plain.loss - mean) > tolerance) throw new Error(`under ${what} the plain stream lost ${round(plain.loss * 100, 3)} %, configured ${mean * 100} % ± ${tolerance * 100}: the delay line or the receiver did not keep up at ${pps} packets/s (try a lower --fec-pps)`);
+      const settings: Record<string, unknown>[] = [];
+      for (const [i, f] of FEC_SETTINGS.entries()) {
+        const s0 = (await status('edge1')).wanopt.fec;
+        const r = await udpRun(lab, 6100 + i, packets, pps);
+        const s1 = (await status('edge1')).wanopt.fec;
+        const row = { k: f.k, m: f.m, interleave: f.d, residual: round(r.loss, 6), overhead: round((s1.sent - s0.sent) / (s1.fromLan - s0.fromLan), 4), nominal_overhead: round((f.k + f.m) / f.k, 4) };
+        console.error(`twin: ${what}: ${JSON.stringify(row)}`);
+        settings.push(row);
+      }
+      await checkSteering(what);
+      return { plain_loss: round(plain.loss, 6), settings };
+    };
+    const t0 = performance.now();
+    const r = 0.25;
+    const uniform = await fecRun(`${mean * 100} % uniform loss`, mean, 0.005);
+    const bursty = await fecRun(`Gilbert–Elliott loss of mean ${mean * 100} %`, { model: 'gilbert-elliott', p: (mean * r) / (1 - mean), r, lossGood: 0, lossBad: 1 }, 0.01);
+    await p.setImpairment(lab, 'edge1:wan0', { delay: 20, rate: 20e6 } as any);
+    const fec = {
+      link: '20 ms one way, no rate limit (edge1 MPLS)', packets, pps, packet_bytes: 160, loss_mean: mean,
+      gilbert_elliott: { p: round((mean * r) / (1 - mean), 6), r, mean_burst: 1 / r }, fec_seconds: round((performance.now() - t0) / 1000),
+      uniform, bursty,
+    };
+    if (FEC_ONLY) return { fec };
     const big = mixedFile(Math.round(Number(values['twin-file-mb']) * MB), SEED + 3);
     const bigCopy = edited(big, SEED + 4);
     const files = { file: join(tmp, 'file.bin'), copy: join(tmp, 'copy.bin') };
     writeFileSync(files.file, big);
     writeFileSync(files.copy, bigCopy);
     const shas = { file: createHash('sha256').update(big).digest('hex'), copy: createHash('sha256').update(bigCopy).digest('hex') };
-    await bringUp(p, prepareLab('labs/wanopt-two-site/lab.yaml', { name: lab }), { out: quiet });
-    let onMpls = false;
-    for (let i = 0; i < 150 && !onMpls; i++) {
-      const st = await status('edge1');
-      const mpls = st.paths?.find((x: any) => x.transport === 'mpls')?.id;
-      onMpls = mpls !== undefined && ['files', 'rtp', 'default'].every((c) => st.steering?.find((s: any) => s.appClass === c)?.pathIds[0] === mpls);
-      if (!onMpls) await new Promise((r) => setTimeout(r, 200));
-    }
-    if (!onMpls) throw new Error('steering never put every class on the MPLS path');
     const one = async (port: number, which: 'file' | 'copy') => {
       const before = await txBytes(p, lab, 'edge1', 'wan0');
       const { sink, sender } = await hostTransfer(lab, port, files[which], 600_000);
@@ -232,24 +301,6 @@ async function twinPart(): Promise<Record<string, unknown>> {
     const z = new ChunkCompressor({ mode: 'zstd' });
     const zstdOf = (b: Buffer) => { let n = 0; for (let i = 0; i < b.length; i += MB) n += z.compress(b.subarray(i, i + MB)).payload.length; return n; };
 
-    const packets = Number(values['fec-packets']), pps = Number(values['fec-pps']);
-    const fecRun = async (loss: unknown) => {
-      await p.setImpairment(lab, 'edge1:wan0', { delay: 20, rate: 20e6, loss } as any);
-      const s0 = (await status('edge1')).wanopt.fec;
-      const fec = await udpRun(lab, 6000, packets, pps);
-      const s1 = (await status('edge1')).wanopt.fec;
-      const base = await udpRun(lab, 7000, packets, pps);
-      // Loss must not have moved the classes off the impaired path, or the figures compare different links.
-      const st = await status('edge1');
-      const mpls = st.paths.find((x: any) => x.transport === 'mpls')?.id;
-      const moved = ['rtp', 'default'].filter((c) => st.steering.find((x: any) => x.appClass === c)?.pathIds[0] !== mpls);
-      if (moved.length) throw new Error(`under ${JSON.stringify(loss)} steering moved ${moved.join(', ')} off the MPLS path; the FEC figures would compare different links`);
-      const r = { fec_residual: round(fec.loss, 5), plain_loss: round(base.loss, 5), overhead: round((s1.sent - s0.sent) / (s1.fromLan - s0.fromLan), 3) };
-      console.error(`twin: FEC under ${JSON.stringify(loss)}: ${JSON.stringify(r)}`);
-      return r;
-    };
-    const uniform = await fecRun(0.05);
-    const bursty = await fecRun({ model: 'gilbert-elliott', p: 0.0132, r: 0.25, lossGood: 0, lossBad: 1 });
     await p.setImpairment(lab, 'edge1:wan0', { delay: 20, rate: 20e6 } as any);
     return {
       link: '20 Mbit/s, 20 ms one way (edge1 MPLS)', file_bytes: big.length, edited_bytes: bigCopy.length,
@@ -259,7 +310,7 @@ async function twinPart(): Promise<Record<string, unknown>> {
       repeat_speedup: round(plain.repeat.ms / wanopt.repeat.ms, 2),
       first_speedup: round(plain.first.ms / wanopt.first.ms, 2),
       edited_speedup: round(plain.edited.ms / wanopt.edited.ms, 2),
-      fec: { k: 8, m: 3, packets, pps, uniform_5pct: uniform, gilbert_elliott_5pct: bursty },
+      fec,
     };
   } finally {
     process.off('SIGINT', onSignal);

@@ -25,7 +25,7 @@ export function buildWanopt(intent: Intent, intentFile: string, warnings: string
   };
   const classes = w.classes.map((appClass, i) => ({ appClass, classId: classId(appClass, ['wanopt', 'classes', i]) }));
   const fec = Object.entries(w.fec).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([appClass, f]) => {
-    return { appClass, classId: classId(appClass, ['wanopt', 'fec', appClass]), k: f.k, m: f.m, holdMs: f.holdMs };
+    return { appClass, classId: classId(appClass, ['wanopt', 'fec', appClass]), k: f.k, m: f.m, holdMs: f.holdMs, interleave: f.interleave };
   });
   if (issues.length) throw new InputError(intentFile, issues);
   if (!classes.length && !fec.length) return {};

@@ -284,7 +284,7 @@ const ServicePort = (def: number) => z.number().int().min(1).max(65535).default(
  * prefixes); the UDP flows of the classes in `fec` are protected by Reed–Solomon FEC, k data + m parity
  * packets per block (k ≤ 128, m ≤ 64, so one Reed–Solomon block over GF(256)). `ports` are the edges' local service ports. Class names are checked
  * against `appClasses` by the compiler. Example:
- *   wanopt: { classes: [bulk], fec: { voip: { k: 8, m: 2 } } }
+ *   wanopt: { classes: [bulk], fec: { voip: { k: 8, m: 2, interleave: 4 } } }
  */
 export const WanoptSpec = z.strictObject({
   classes: z.array(Name()).default([]).describe('Application classes whose TCP flows the edges carry through the WAN-opt proxy'),
@@ -292,6 +292,7 @@ export const WanoptSpec = z.strictObject({
     k: z.number().int().min(1).max(128).default(8).describe('Data packets per FEC block; default 8'),
     m: z.number().int().min(1).max(64).default(2).describe('Parity packets per block (any m losses are repaired); default 2'),
     holdMs: z.number().int().min(1).max(1000).default(50).describe('How long the receiver waits for a missing packet, ms; default 50'),
+    interleave: z.number().int().min(1).max(64).default(1).describe('Block interleaving depth d: d blocks sent round-robin, so bursts of up to d·m consecutive losses are repaired, at up to d·k packet intervals of added delay for a repaired packet (holdMs must cover it); default 1 = off'),
   })).default({}).describe('Application class → FEC of its UDP flows'),
   ports: z.strictObject({
     intercept: ServicePort(7770).describe('Local TPROXY listener of intercepted flows; default 7770'),

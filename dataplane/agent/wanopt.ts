@@ -90,7 +90,7 @@ export class AgentWanopt {
       if (w.fec?.length && w.fecPort) {
         const byId = new Map(w.fec.map((c) => [c.classId, c.appClass]));
         this.relay = await FecRelay.start({
-          port: w.fecPort, classes: w.fec.map(({ classId, k, m, holdMs }) => ({ classId, k, m, holdMs })),
+          port: w.fecPort, classes: w.fec.map(({ classId, k, m, holdMs, interleave }) => ({ classId, k, m, holdMs, interleave })),
           peerFor: (dst, classId) => this.peerFor(dst, byId.get(classId) ?? 'default'),
           acceptFrom: (address) => this.bundle?.paths.some((p) => p.remoteAddress === address) ?? false,
         });

@@ -199,9 +199,9 @@ export const BundleBgp = z.strictObject({
  * TPROXY diverts them to the proxy on 127.0.0.1:`interceptPort`; the proxy carries them over one session per
  * peer edge to the peer's `sessionPort` (TCP, on its WAN addresses). `fec`: classes whose UDP packets are
  * handed to the agent's FEC relay and sent, k data + m parity per block, to the peer's `fecPort` (UDP);
- * `holdMs` is the receiver's reorder/repair wait. Example:
+ * `holdMs` is the receiver's reorder/repair wait; `interleave` the block interleaving depth (1 = off). Example:
  *   `{ interceptPort: 7770, sessionPort: 7771, fecPort: 7772, classes: [{ appClass: 'bulk', classId: 2 }],
- *      fec: [{ appClass: 'voip', classId: 1, k: 8, m: 2, holdMs: 50 }] }`
+ *      fec: [{ appClass: 'voip', classId: 1, k: 8, m: 2, holdMs: 50, interleave: 1 }] }`
  */
 export const BundleWanopt = z.strictObject({
   interceptPort: z.number().int().min(1).max(65535).optional(),
@@ -214,6 +214,8 @@ export const BundleWanopt = z.strictObject({
     k: z.number().int().min(1).max(128),
     m: z.number().int().min(1).max(64),
     holdMs: z.number().int().min(1).max(1000),
+    /** Block interleaving depth (1 = off); absent in bundles compiled before it existed. */
+    interleave: z.number().int().min(1).max(64).default(1),
   })).optional(),
 });
 

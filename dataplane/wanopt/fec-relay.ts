@@ -5,7 +5,7 @@
  * Sending: the LAN program hands a FEC class's UDP packets to the stack marked `PT_LOCAL_MARK | class`; a
  * policy rule per class routes them into that class's TUN device (`ptfec<class>`), where the relay reads
  * each whole IP packet, encodes it (one {@link FecEncoder} per (peer, class): the data packet at once, m
- * parity packets per k data packets, a partial block closed after `holdMs / 2`) and sends the results in
+ * parity packets per k data packets, d blocks interleaved for depth d, a partial group closed after `holdMs / 2`) and sends the results in
  * UDP datagrams from the chosen path's WAN address to the peer's `port`. Receiving: one
  * {@link FecDecoder} per (sender address, class) rebuilds lost packets, restores their order, and the
  * relay writes them into the TUN device, from where the kernel forwards them to the LAN.
@@ -21,8 +21,11 @@ import { FecDecoder, FecEncoder } from './fec.ts';
 import type { PeerTarget } from './proxy.ts';
 import { TunDevice } from './tun.ts';
 
-/** One FEC class: k data + m parity packets per block; the receiver waits `holdMs` for a missing packet. */
-export interface FecClass { classId: number; k: number; m: number; holdMs: number }
+/**
+ * One FEC class: k data + m parity packets per block; the receiver waits `holdMs` for a missing packet;
+ * `interleave` = block interleaving depth d (default 1 = off; see {@link FecEncoder}).
+ */
+export interface FecClass { classId: number; k: number; m: number; holdMs: number; interleave?: number }
 
 /** Options of {@link FecRelay.start}. */
 export interface FecRelayOptions {
@@ -94,7 +97,7 @@ export class FecRelay {
     if (!peer || !c) { this.stats.noPeer++; return; }
     const key = `${peer.key}|${classId}`;
     let e = this.encoders.get(key);
-    if (!e) this.encoders.set(key, (e = { enc: new FecEncoder({ k: c.k, m: c.m }), peer }));
+    if (!e) this.encoders.set(key, (e = { enc: new FecEncoder({ k: c.k, m: c.m, interleave: c.interleave ?? 1 }), peer }));
     e.peer = peer; // follows the steering choice
     this.send(e.peer, classId, e.enc.push(packet));
     if (e.enc.pendingCount === 0) {

@@ -1,13 +1,17 @@
 /**
  * Forward error correction for UDP classes: packets in blocks of k, m Reed–Solomon parity packets per block
- * (rs.ts), and in-order delivery with a bounded wait for gaps (packet-order correction).
+ * (rs.ts), optional block interleaving, and in-order delivery with a bounded wait for gaps (packet-order
+ * correction).
  *
- * Wire format of an FEC packet (12-byte header, big-endian):
+ * Wire format of an FEC packet (13-byte header, big-endian):
  *
- *   version<<4 | kind u8 (kind 0 data, 1 parity) | k u8 | m u8 | index u8 | block u32 | seq u32 | payload
+ *   version<<4 | kind u8 (kind 0 data, 1 parity) | k u8 | m u8 | index u8 | depth u8 | block u32 | seq u32 | payload
  *
  * A data packet carries the original packet as is (`index` 0..k-1, `seq` its sequence number); a parity packet
- * carries parity shard `index - k` and, in `seq`, the sequence number of the block's first packet. For coding,
+ * carries parity shard `index - k` and, in `seq`, the sequence number of the block's first packet. `depth` is
+ * the interleaving depth d (1 = none): d blocks are filled round-robin, so data packet i of a block has
+ * sequence number `first + i·d`, and a burst of up to d·m consecutive lost packets costs each block at most m
+ * (see {@link FecEncoder}). For coding,
  * data shard i is `len u16 | packet | zero padding` up to the block's longest (the parity length), so a
  * recovered packet knows its own length. A block ended early by {@link FecEncoder.flush} has parity packets
  * whose `k` is the number of packets actually in it.
@@ -15,21 +19,24 @@
 import { FecError } from './errors.ts';
 import { rsDecode, rsEncode } from './rs.ts';
 
-export const FEC_HEADER_LEN = 12;
-const FEC_VERSION = 1;
+export const FEC_HEADER_LEN = 13;
+const FEC_VERSION = 2;
+/** Largest interleaving depth (the u8 header field). */
+export const FEC_MAX_DEPTH = 64;
 /** Largest packet an FEC block can carry (the u16 length prefix). */
 export const FEC_MAX_PACKET = 65535;
 
 /** A decoded FEC packet header and its payload. */
-export interface FecPacket { kind: 'data' | 'parity'; k: number; m: number; index: number; block: number; seq: number; payload: Buffer }
+/** `depth`: interleaving depth of the packet's block group (1 = none); sequence numbers in a block step by it. */
+export interface FecPacket { kind: 'data' | 'parity'; k: number; m: number; index: number; depth: number; block: number; seq: number; payload: Buffer }
 
 /** Encode an FEC packet. */
 export function encodeFecPacket(p: FecPacket): Buffer {
   const h = Buffer.allocUnsafe(FEC_HEADER_LEN);
   h[0] = (FEC_VERSION << 4) | (p.kind === 'data' ? 0 : 1);
-  h[1] = p.k; h[2] = p.m; h[3] = p.index;
-  h.writeUInt32BE(p.block >>> 0, 4);
-  h.writeUInt32BE(p.seq >>> 0, 8);
+  h[1] = p.k; h[2] = p.m; h[3] = p.index; h[4] = p.depth;
+  h.writeUInt32BE(p.block >>> 0, 5);
+  h.writeUInt32BE(p.seq >>> 0, 9);
   return Buffer.concat([h, p.payload]);
 }
 
@@ -39,10 +46,11 @@ export function decodeFecPacket(b: Buffer): FecPacket | string {
   if (b[0]! >> 4 !== FEC_VERSION) return `FEC version ${b[0]! >> 4}, expected ${FEC_VERSION}`;
   const kindBits = b[0]! & 15;
   if (kindBits > 1) return `FEC packet kind ${kindBits}`;
-  const k = b[1]!, m = b[2]!, index = b[3]!;
+  const k = b[1]!, m = b[2]!, index = b[3]!, depth = b[4]!;
   if (k < 1 || k + m > 256 || index >= k + m) return `FEC k=${k} m=${m} index=${index} out of range`;
+  if (depth < 1 || depth > FEC_MAX_DEPTH) return `FEC interleaving depth ${depth} out of range 1..${FEC_MAX_DEPTH}`;
   if ((kindBits === 0) !== (index < k)) return `FEC ${kindBits === 0 ? 'data' : 'parity'} packet with index ${index} (k=${k})`;
-  return { kind: kindBits === 0 ? 'data' : 'parity', k, m, index, block: b.readUInt32BE(4), seq: b.readUInt32BE(8), payload: b.subarray(FEC_HEADER_LEN) };
+  return { kind: kindBits === 0 ? 'data' : 'parity', k, m, index, depth, block: b.readUInt32BE(5), seq: b.readUInt32BE(9), payload: b.subarray(FEC_HEADER_LEN) };
 }
 
 function shardOf(packet: Buffer, len: number): Buffer {
@@ -52,44 +60,75 @@ function shardOf(packet: Buffer, len: number): Buffer {
   return s;
 }
 
-/** Sender side. Example: `const enc = new FecEncoder({ k: 10, m: 2 }); for (const p of enc.push(pkt)) send(p)`. */
+/**
+ * Sender side. Each data packet is sent at once; with interleaving depth `interleave` = d (default 1) the
+ * input packets go round-robin into d blocks (packet j of a group of d·k into block j mod d), and when the
+ * group is full the d·m parity packets follow, also round-robin (parity 0 of every block, then parity 1, …).
+ * The wire order then cycles through the d blocks, so any d·m consecutive losses hit each block at most m
+ * times and are all repaired; the price is latency: a loss waits for its block's parity, up to d·k packet
+ * intervals after the lost packet's group started (d = 1: k intervals), so the receiver's hold must cover it.
+ * Example: `const enc = new FecEncoder({ k: 8, m: 2, interleave: 4 }); for (const p of enc.push(pkt)) send(p)`.
+ */
 export class FecEncoder {
   readonly k: number;
   readonly m: number;
+  readonly depth: number;
   private block = 0;
   private seq = 0;
   private pending: Buffer[] = [];
 
-  /** k data + m parity packets per block (k ≥ 1, m ≥ 0, k + m ≤ 256); `firstSeq` default 0. */
-  constructor(opts: { k: number; m: number; firstSeq?: number }) {
+  /** k data + m parity packets per block (k ≥ 1, m ≥ 0, k + m ≤ 256); `interleave` 1..64 (default 1); `firstSeq` default 0. */
+  constructor(opts: { k: number; m: number; interleave?: number; firstSeq?: number }) {
     if (!Number.isInteger(opts.k) || !Number.isInteger(opts.m) || opts.k < 1 || opts.m < 0 || opts.k + opts.m > 256) throw new FecError(`fec: need k >= 1, m >= 0, k + m <= 256; got k=${opts.k} m=${opts.m}`);
-    this.k = opts.k; this.m = opts.m;
+    const d = opts.interleave ?? 1;
+    if (!Number.isInteger(d) || d < 1 || d > FEC_MAX_DEPTH) throw new FecError(`fec: need interleave in 1..${FEC_MAX_DEPTH}; got ${d}`);
+    this.k = opts.k; this.m = opts.m; this.depth = d;
     this.seq = (opts.firstSeq ?? 0) >>> 0;
   }
 
-  /** Data packets of the current block not yet covered by parity (0 right after a block closed). */
+  /** Data packets of the current group not yet covered by parity (0 right after a group closed). */
   get pendingCount(): number { return this.pending.length; }
 
-  /** Packets to send for one input packet: its data packet, plus the block's parity when the block fills. */
+  /** Packets to send for one input packet: its data packet, plus the group's parity when the group fills. */
   push(packet: Buffer): Buffer[] {
     if (packet.length > FEC_MAX_PACKET) throw new FecError(`fec: packet of ${packet.length} bytes exceeds ${FEC_MAX_PACKET}`);
-    const out = [encodeFecPacket({ kind: 'data', k: this.k, m: this.m, index: this.pending.length, block: this.block, seq: this.seq, payload: packet })];
+    const j = this.pending.length, d = this.depth;
+    const out = [encodeFecPacket({ kind: 'data', k: this.k, m: this.m, index: Math.floor(j / d), depth: d, block: (this.block + (j % d)) >>> 0, seq: this.seq, payload: packet })];
     this.seq = (this.seq + 1) >>> 0;
     this.pending.push(packet);
-    if (this.pending.length === this.k) out.push(...this.flush());
+    if (this.pending.length === this.k * d) out.push(...this.flush());
     return out;
   }
 
-  /** End the current block early (e.g. a pause in the stream): its parity packets, if any packet is pending. */
+  /**
+   * End the current group early (e.g. a pause in the stream): its parity packets, if any packet is pending.
+   * A group ended with n < d packets spans only n blocks, so only bursts up to n·m are repaired in it.
+   */
   flush(): Buffer[] {
-    const n = this.pending.length;
+    const n = this.pending.length, d = this.depth;
     if (n === 0) return [];
-    const len = 2 + Math.max(...this.pending.map((p) => p.length));
-    const parity = rsEncode(this.pending.map((p) => shardOf(p, len)), this.m);
-    const base = (this.seq - n) >>> 0;
-    const out = parity.map((payload, i) => encodeFecPacket({ kind: 'parity', k: n, m: this.m, index: n + i, block: this.block, seq: base, payload }));
+    const first = (this.seq - n) >>> 0;
+    const used = Math.min(d, n);
+    const parity: Buffer[][] = [];
+    const sizes: number[] = [];
+    for (let b = 0; b < used; b++) {
+      const mine = this.pending.filter((_, j) => j % d === b);
+      const len = 2 + Math.max(...mine.map((p) => p.length));
+      parity.push(rsEncode(mine.map((p) => shardOf(p, len)), this.m));
+      sizes.push(mine.length);
+    }
+    const out: Buffer[] = [];
+    // Round-robin over the blocks, continuing the data's cycle (a partial group's data may stop mid-cycle):
+    // a burst across data and parity spreads as one within the data does.
+    for (let i = 0; i < this.m; i++) {
+      for (let r = 0; r < used; r++) {
+        const b = (n + r) % used;
+        out.push(encodeFecPacket({ kind: 'parity', k: sizes[b]!, m: this.m, index: sizes[b]! + i, depth: d, block: (this.block + b) >>> 0, seq: (first + b) >>> 0, payload: parity[b]![i]! }));
+      }
+    }
     this.pending = [];
-    this.block = (this.block + 1) >>> 0;
+    // Every group takes d block numbers, used or not, so block ids never collide.
+    this.block = (this.block + d) >>> 0;
     return out;
   }
 }
@@ -166,7 +205,7 @@ export interface FecStats {
 }
 
 /** `at`: arrival time of the block's latest packet, ms. */
-interface BlockState { k: number; m: number; base: number; data: (Buffer | null)[]; parity: (Buffer | null)[]; at: number; done: boolean; kFromParity: boolean }
+interface BlockState { k: number; m: number; depth: number; base: number; data: (Buffer | null)[]; parity: (Buffer | null)[]; at: number; done: boolean; kFromParity: boolean }
 
 /**
  * Receiver side: recovers lost data packets from parity and delivers packets in order through a
@@ -193,11 +232,12 @@ export class FecDecoder {
     const out: Buffer[] = [];
     let b = this.blocks.get(p.block);
     if (!b) {
-      const base = p.kind === 'data' ? (p.seq - p.index) >>> 0 : p.seq;
-      b = { k: p.k, m: p.m, base, data: new Array(p.k).fill(null), parity: new Array(p.m).fill(null), at: now, done: false, kFromParity: false };
+      const base = p.kind === 'data' ? (p.seq - p.index * p.depth) >>> 0 : p.seq;
+      b = { k: p.k, m: p.m, depth: p.depth, base, data: new Array(p.k).fill(null), parity: new Array(p.m).fill(null), at: now, done: false, kFromParity: false };
       this.blocks.set(p.block, b);
-      // Start delivery at the first block's first packet, so its own losses count and can be recovered.
-      this.order.start(base);
+      // Start delivery at the first group's first packet, so its own losses count and can be recovered
+      // (groups start at block numbers that are multiples of the depth).
+      this.order.start((base - (p.block % p.depth)) >>> 0);
     }
     b.at = now;
     if (p.kind === 'parity' && !b.kFromParity) {
@@ -266,7 +306,7 @@ export class FecDecoder {
       const pkt = Buffer.from(rec[i]!.subarray(2, 2 + n));
       b.data[i] = pkt;
       this.stats.recovered++;
-      out.push(...this.order.push((b.base + i) >>> 0, pkt, now));
+      out.push(...this.order.push((b.base + i * b.depth) >>> 0, pkt, now));
     }
     return out;
   }

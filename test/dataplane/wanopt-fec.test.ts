@@ -158,10 +158,10 @@ test('the reorderer waits holdMs for a gap, then skips it; late and duplicate pa
 
 test('malformed FEC packets are counted and dropped', () => {
   const dec = new FecDecoder();
-  for (const b of [Buffer.alloc(3), Buffer.from('200400000000000000000000', 'hex'), Buffer.from('100400070000000000000000', 'hex'), Buffer.from('10ff0500000000000000000000', 'hex'), Buffer.from('110400000000000000000000', 'hex')]) {
+  for (const b of [Buffer.alloc(3), Buffer.from('300400000100000000000000', 'hex'), Buffer.from('20040007010000000000000000', 'hex'), Buffer.from('20ff0500010000000000000000', 'hex'), Buffer.from('21040000010000000000000000', 'hex'), Buffer.from('20040000000000000000000000', 'hex')]) {
     assert.equal(dec.push(b, 0), []);
   }
-  assert.is(dec.stats.malformed, 5);
+  assert.is(dec.stats.malformed, 6);
   assert.throws(() => new FecEncoder({ k: 0, m: 1 }), /k >= 1/);
   assert.throws(() => new FecEncoder({ k: 2, m: 1 }).push(Buffer.alloc(70_000)), /exceeds/);
 });

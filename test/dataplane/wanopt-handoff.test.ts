@@ -98,7 +98,7 @@ test('fibEntries sets the local-service steering flags from the bundle wanopt se
     { appClass: 'voip', classId: 1, priority: 2, protocol: 'udp', srcPorts: [], dstPorts: [[5004, 5004]], srcPrefixes: [], dstPrefixes: [], dscp: [] },
   ];
   b.rules = ['bulk', 'voip', 'default'].map((app) => ({ name: app, segment: 'default', appClass: app, service: 'overlay' as const, strategy: 'preference' as const, preferred: ['inet', 'mpls'], perPacket: false }));
-  b.wanopt = { interceptPort: 7770, sessionPort: 7771, fecPort: 7772, classes: [{ appClass: 'bulk', classId: 2 }], fec: [{ appClass: 'voip', classId: 1, k: 8, m: 2, holdMs: 50 }] };
+  b.wanopt = { interceptPort: 7770, sessionPort: 7771, fecPort: 7772, classes: [{ appClass: 'bulk', classId: 2 }], fec: [{ appClass: 'voip', classId: 1, k: 8, m: 2, holdMs: 50, interleave: 1 }] };
   assert.equal([...localServiceFlags(b)].sort(), [[1, M.SteerFlag.localUdp], [2, M.SteerFlag.localTcp]]);
   const env = { ifindex: () => 3, mac: () => '02:00:00:00:00:01', neighbour: () => '02:00:00:00:00:02' };
   const flags = new Map(fibEntries(b, env).maps.pt_steering.map((e) => [M.steerKey.decode(e.key).class_id, M.steerVal.decode(e.value).flags]));

@@ -24,7 +24,7 @@ test('the wanopt section compiles to class ids, FEC parameters and default ports
   assert.equal(b.wanopt, {
     interceptPort: 7770, sessionPort: 7771, fecPort: 7772,
     classes: [{ appClass: 'files', classId: id('files') }],
-    fec: [{ appClass: 'rtp', classId: id('rtp'), k: 8, m: 3, holdMs: 60 }],
+    fec: [{ appClass: 'rtp', classId: id('rtp'), k: 8, m: 3, holdMs: 60, interleave: 1 }],
   });
   assert.equal(bundles.get('edge2')!.bundle.wanopt, b.wanopt);
   const env = { ifindex: () => 3, mac: () => '02:00:00:00:00:01', neighbour: () => '02:00:00:00:00:02' };

@@ -13,18 +13,21 @@
  *   const r = await runScenario('scenarios/isp-cut.yaml', { out: '/tmp/isp-cut.duckdb' });
  *   r.verdict   // → 'pass'; r.file is the run's DuckDB file
  */
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { hostname, cpus } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { agentRequest } from '../dataplane/index.ts';
 import { getProvider, nsName, type TwinProvider } from '../twin/index.ts';
+import { claimLab } from '../twin/providers/netns/provider.ts';
 import { calibrateLab, type CalibrationRow } from '../twin/impair/index.ts';
 import { bringUp, prepareLab, pushBundles, waitOverlay } from '../controller/cli/twin.ts';
 import { loadScenario, slaBounds, type ResolvedFlow, type Scenario } from './load.ts';
 import type { AssertionSpec, EventSpec } from './schema.ts';
 import { RunStore, type Row } from './store.ts';
+import { runMetrics, type Metric } from './compare.ts';
+import { renderRunCharts } from './chart.ts';
 import { TwinFlow } from './traffic/flow.ts';
 import { byteIntervals, flowIntervals, gaps, percentileSorted, type Arrival, type ByteBatch, type GenRecord, type SendBatch } from './traffic/stats.ts';
 
@@ -46,6 +49,8 @@ export interface RunOptions {
   status?: (line: string) => void;
   /** Abort the run (Ctrl-C): traffic stops, the lab is torn down, the run is marked invalid. */
   signal?: AbortSignal;
+  /** The lab's loss seed; default the scenario's first seed. */
+  seed?: number;
 }
 
 /** One judged assertion. `measured` in the unit of `expected` (ms, fraction or bit/s). */
@@ -61,6 +66,14 @@ export interface RunResult {
   assertions: AssertionResult[];
   /** The report summary, computed by SQL over the run file. */
   summary: string;
+  /** The lab's loss seed this run used. */
+  seed: number;
+  /** Every assertion's measured value and per-flow figures, for spreads across seeds and baselines (compare.ts). */
+  metrics: Metric[];
+  /** PNG charts written beside the run file (latency per path with events, per-class SLA compliance) and their legend. */
+  charts?: { files: string[]; legend: string };
+  /** The run's Markdown report beside the run file (`X.duckdb` → `X.md`): summary, assertions, charts. */
+  report?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -203,7 +216,8 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
   const s = loadScenario(file, { intent: opts.intent });
   const lab = opts.reuse ?? opts.labName ?? `sc${process.pid}`;
   const prepared = prepareLab(s.labFile, { intent: s.intentFile, noIntent: !s.intentFile, name: lab });
-  prepared.lab.seed = s.doc.seeds[0]!;
+  const seed = opts.seed ?? s.doc.seeds[0]!;
+  prepared.lab.seed = seed;
   const runId = randomUUID();
   const out = resolve(opts.out ?? `runs/${s.name}-${new Date().toISOString().replace(/[:.]/g, '-')}.duckdb`);
   mkdirSync(dirname(out), { recursive: true });
@@ -217,7 +231,7 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
   const edges = Object.values(prepared.lab.nodes).filter((n) => n.kind === 'edge').map((n) => n.name);
   const nodes = Object.keys(prepared.lab.nodes);
   const aborted = () => opts.signal?.aborted ?? false;
-  await store.append('runs', [{ run_id: runId, scenario: s.name, file: resolve(s.file), lab, intent: s.intentFile ?? null, seed: s.doc.seeds[0], started_at: new Date().toISOString(),
+  await store.append('runs', [{ run_id: runId, scenario: s.name, file: resolve(s.file), lab, intent: s.intentFile ?? null, seed, started_at: new Date().toISOString(),
     duration_ms: s.doc.duration, interval_ms: s.doc.interval, host: hostname(), cpus: cpus().length, verdict: 'running', valid: null, exit_code: null }]);
   const timers: NodeJS.Timeout[] = [];
   try {
@@ -229,6 +243,8 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
       log(`booting ${s.labFile} as ${lab} with ${s.intentFile ?? 'no intent'}`);
       deployed = true;
       await bringUp(p, prepared, { out: { write: (t: string) => { for (const l of String(t).split('\n')) if (l) log(`  ${l}`); return true; } } as unknown as NodeJS.WritableStream });
+      // A runner killed with SIGKILL cannot tear down; the claim lets `twin down --stale` find its lab.
+      claimLab(lab);
     }
     // Settle: every probed path of every edge up and steering where the intent wants it with every path up
     // (the first preferred transport of each preference rule); otherwise the run would start from a
@@ -420,8 +436,15 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
   await store.run('update runs set verdict = $2, valid = $3, invalid_reasons = $4, exit_code = $5, t0_epoch_ms = $6 where run_id = $1',
     [runId, verdict, !invalid.length, invalid.join('; ') || null, exitCode, t0]);
   const summary = await summarize(store, runId);
+  const metrics = await runMetrics(store, runId, assertions);
+  let charts: RunResult['charts'];
+  try { charts = await renderRunCharts(store, runId, out); } catch (e) { log(`charts not rendered: ${(e as Error).message}`); }
   store.close();
-  return { runId, file: out, scenario: s.name, verdict, exitCode, invalidReasons: invalid, assertions, summary };
+  const report = out.replace(/\.duckdb$/, '') + '.md';
+  const name = (f: string) => f.split('/').pop()!;
+  writeFileSync(report, [`# ${s.name}: ${verdict.toUpperCase()}`, '', invalid.length ? `Not trustworthy, neither pass nor fail: ${invalid.join('; ')}.\n` : '',
+    '```', summary.trimEnd(), '```', '', ...(charts ? [...charts.files.map((f) => `![${name(f)}](${name(f)})`), '', charts.legend, ''] : []), `Telemetry: \`${name(out)}\` (docs/telemetry.md).`, ''].join('\n'));
+  return { runId, file: out, scenario: s.name, verdict, exitCode, invalidReasons: invalid, assertions, summary, seed, metrics, charts, report };
 }
 
 /** The silences of a flow plus the one from its last arrival to its stop when longer than `minMs` (it never came back), or all of start…stop when nothing arrived. */

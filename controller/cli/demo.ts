@@ -4,8 +4,11 @@
  * the sites over the overlay, then cuts the MPLS underlay inside its cloud (the edge keeps carrier, as with
  * a real provider outage), shows how fast the probes see it, where steering moves each class and that
  * traffic keeps flowing over the internet path, restores it, and tears everything down (also on failure
- * or Ctrl-C).
+ * or Ctrl-C). Then the scenario step: runs scenarios/brownout-voice.yaml (its own copy of the lab, whose
+ * access links run through delay lines) with live progress, prints the report summary and the paths of
+ * the run's DuckDB file and charts.
  */
+import { runScenario } from '../../scenarios/index.ts';
 import { agentRequest } from '../../dataplane/index.ts';
 import { labFile } from '../../labs/index.ts';
 import { getProvider, type TwinProvider } from '../../twin/index.ts';
@@ -89,11 +92,37 @@ export async function runDemo(argv: string[]): Promise<number> {
     const back = await waitEdges(p, name, ['edge1'], (v) => v.paths.every((x) => x.state === 'up'), 30_000);
     process.stdout.write(back === undefined ? 'MPLS path not back within 30 s\n' : `restored: MPLS path up again ${back} ms later (5 s liveness hold-down, then the loss seen during the cut must age out of the SLA window)\n`);
     if (interrupted) return 130;
-    return ping.code === 0 && detect !== undefined && during.code === 0 ? 0 : 1;
+    if (!(ping.code === 0 && detect !== undefined && during.code === 0)) return 1;
   } finally {
     say('tearing down');
     const r = await p.destroy(name);
     process.stdout.write(`removed ${r.namespaces.length} namespaces and ${r.processes} processes\n`);
+    process.off('SIGINT', onSig);
+  }
+  return demoScenario();
+}
+
+/** The scenario step of the demo: brownout-voice with progress; exits with the run's code (0 pass, 1 fail, 3 invalid). */
+async function demoScenario(): Promise<number> {
+  process.stdout.write('\n== scenario: brownout-voice — the MPLS delivery to site 1 browns out under voice and video\n');
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.once('SIGINT', onSig);
+  let live = false;
+  const tty = process.stdout.isTTY;
+  try {
+    const r = await runScenario('scenarios/brownout-voice.yaml', {
+      signal: ac.signal,
+      log: (l) => { if (live) { process.stdout.write('\r\x1b[K'); live = false; } process.stdout.write(`${l}\n`); },
+      status: tty ? (l) => { process.stdout.write(`\r\x1b[K${l.slice(0, (process.stdout.columns ?? 100) - 1)}`); live = true; } : undefined,
+    });
+    if (live) process.stdout.write('\r\x1b[K');
+    process.stdout.write(`\n${r.summary}`);
+    process.stdout.write(`full report: ${r.report}\ntelemetry (DuckDB): ${r.file}\n`);
+    if (r.charts) process.stdout.write(`charts: ${r.charts.files.join(' ')}\n`);
+    process.stdout.write(`query it: patronus scenario query "select flow, sum(lost) from flows group by 1" ${r.file}\n`);
+    return r.exitCode;
+  } finally {
     process.off('SIGINT', onSig);
   }
 }

@@ -7,13 +7,15 @@
 import { parseArgs } from 'node:util';
 import { mkdirSync, readdirSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadScenario, queryRuns, runScenario, EXIT, junitReport, jsonReport, markdownReport, suiteVerdict, type RunResult } from '../../scenarios/index.ts';
+import { loadScenario, queryRuns, runScenario, runSeries, EXIT, junitReport, jsonReport, markdownReport, suiteVerdict, type RunResult } from '../../scenarios/index.ts';
 import { InputError } from '../../dataplane/index.ts';
 import { table } from './format.ts';
 import { prepareLab } from './twin.ts';
 
 const USAGE = `usage:
   patronus scenario run FILE [--intent INTENT.yaml] [--out RUN.duckdb] [--reuse LAB] [--json]
+  patronus scenario run FILE [--intent INTENT.yaml] --seeds N [--baseline OLD.yaml] [--out DIR] [--json]
+  patronus scenario run FILE [--intent INTENT.yaml] --baseline OLD.yaml [--seeds N] [--out DIR] [--json]
   patronus scenario validate FILE [--intent INTENT.yaml]
   patronus scenario query SQL RUN.duckdb... [--json]
 `;
@@ -41,9 +43,13 @@ export async function runScenarioCli(argv: string[]): Promise<number> {
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    intent: { type: 'string' }, out: { type: 'string' }, reuse: { type: 'string' }, json: { type: 'boolean' },
+    intent: { type: 'string' }, out: { type: 'string' }, reuse: { type: 'string' }, json: { type: 'boolean' }, seeds: { type: 'string' }, baseline: { type: 'string' },
   } });
   if (positionals.length !== 1) throw new UsageError('scenario run takes one scenario file');
+  const seeds = values.seeds === undefined ? undefined : Number(values.seeds);
+  if (seeds !== undefined && !(Number.isInteger(seeds) && seeds >= 1 && seeds <= 100)) throw new UsageError(`--seeds: expected a whole number 1…100, got "${values.seeds}"`);
+  const series = seeds !== undefined || values.baseline !== undefined;
+  if (series && values.reuse) throw new UsageError('--reuse runs one seed of one intent; it does not combine with --seeds or --baseline');
   const tty = process.stderr.isTTY;
   let live = false;
   const log = (line: string) => {
@@ -55,14 +61,19 @@ async function run(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const r = await runScenario(positionals[0]!, {
-      intent: values.intent, out: values.out, reuse: values.reuse, log, signal: ac.signal,
-      // On a terminal one status line is rewritten in place; piped output gets only the plain lines.
-      status: tty ? (line) => { process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 100) - 1)}`); live = true; } : undefined,
-    });
+    // On a terminal one status line is rewritten in place; piped output gets only the plain lines.
+    const status = tty ? (line: string) => { process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 100) - 1)}`); live = true; } : undefined;
+    if (series) {
+      const m = await runSeries(positionals[0]!, { intent: values.intent, baseline: values.baseline, seeds, dir: values.out, log, status, signal: ac.signal });
+      if (live) process.stderr.write('\r\x1b[K');
+      if (values.json) process.stdout.write(JSON.stringify(m, null, 1) + '\n');
+      else process.stdout.write(`${m.summary}report: ${m.report}\nrun files: ${m.dir}\n`);
+      return ac.signal.aborted ? EXIT.invalid : m.exitCode;
+    }
+    const r = await runScenario(positionals[0]!, { intent: values.intent, out: values.out, reuse: values.reuse, log, signal: ac.signal, status });
     if (live) process.stderr.write('\r\x1b[K');
     if (values.json) process.stdout.write(JSON.stringify(r, null, 1) + '\n');
-    else process.stdout.write(`${r.summary}telemetry: ${r.file}\n`);
+    else process.stdout.write(`${r.summary}telemetry: ${r.file}\nreport: ${r.report}\n${r.charts ? `charts: ${r.charts.files.join(' ')}\n` : ''}`);
     return r.exitCode;
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,6 +1,7 @@
 // timeout: 150
 // Ctrl-C in the middle of `patronus scenario run`: traffic stops, the lab is torn down, the exit code is 3
-// (invalid run) and the telemetry gathered so far stays readable in the run file.
+// (invalid run) and the telemetry gathered so far stays readable in the run file. SIGKILL: the runner cannot
+// clean up, but its lab is claimed, so the provider's stale scan (`twin down --stale`) finds it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, execFileSync } from 'node:child_process';
@@ -43,6 +44,32 @@ test('SIGINT mid-run tears the lab down, exits 3 and keeps the partial telemetry
   assert.match(String(runs[0]!.invalid_reasons), 'interrupted before the end of the scenario');
   const [f] = (await queryRuns("select sum(received) as n from flows where flow = 'call'", [out])).rows;
   assert.ok((f!.n as number) > 50, `partial voice telemetry kept (${f!.n} packets)`);
+});
+
+test('a SIGKILLed runner\'s lab is found by the stale scan (alive: not stale) and its run file stays readable', async () => {
+  const out = join(dir, 'kill.duckdb');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'controller/cli/main.ts', 'scenario', 'run', 'scenarios/isp-cut.yaml', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const killed = `sc${child.pid}`;
+  lab = killed;
+  let stderr = '';
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no traffic within 90 s: ${stderr}`)), 90_000);
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (stderr.includes('traffic started')) { clearTimeout(timer); resolve(); }
+    });
+  });
+  assert.not.ok((await p.stale()).includes(killed), 'a running runner\'s lab is not stale');
+  child.kill('SIGKILL');
+  await exited;
+  assert.ok((await p.list()).includes(killed), 'SIGKILL left the lab behind');
+  assert.ok((await p.stale()).includes(killed), 'the stale scan finds it');
+  // Only this lab: `twin down --stale` would also take other people's stale labs on a shared host.
+  await p.destroy(killed);
+  assert.equal(execFileSync('ip', ['netns', 'list']).toString().split('\n').filter((l) => l.startsWith(`pt.${killed}.`)), []);
+  const runs = (await queryRuns('select verdict from runs', [out])).rows;
+  assert.equal(runs, [{ verdict: 'running' }], 'the run file opens; the run never finished');
 });
 
 test.run();

@@ -6,7 +6,7 @@ import { junitReport, markdownReport, jsonReport, suiteVerdict, type RunResult, 
 
 const a = (name: string, ok: boolean): AssertionResult => ({ idx: 0, name, kind: 'sla', target: 'class voice', expected: '≥ 80%', measured: ok ? 0.95 : 0.45, ok, detail: ok ? '19 of 20 intervals' : '9 of 20 intervals <ok & "quoted">' });
 const run = (scenario: string, verdict: RunResult['verdict'], assertions: AssertionResult[], invalidReasons: string[] = []): RunResult =>
-  ({ runId: scenario, file: `/tmp/${scenario}.duckdb`, scenario, verdict, exitCode: { pass: 0, fail: 1, invalid: 3 }[verdict], invalidReasons, assertions, summary: `scenario ${scenario}\n` });
+  ({ runId: scenario, file: `/tmp/${scenario}.duckdb`, scenario, verdict, exitCode: { pass: 0, fail: 1, invalid: 3 }[verdict], invalidReasons, assertions, summary: `scenario ${scenario}\n`, seed: 1, metrics: [] });
 
 const pass = run('isp-cut', 'pass', [a('voice keeps its SLA', true), a('fails over fast', true)]);
 const fail = run('wrong', 'fail', [a('voice keeps its SLA', false)]);

@@ -48,6 +48,10 @@ test('the shipped scenarios are valid and resolve their flows', () => {
   const s = loadScenario('scenarios/isp-cut.yaml');
   assert.equal(s.flows.map((f) => [f.name, f.toAddress, f.port, f.dscp, f.stop]), [['call', '10.2.0.10', 20000, 'ef', 20000], ['backup', '10.2.0.10', 20002, 'be', 20000]]);
   assert.is(loadScenario('scenarios/wrong-voice-on-inet.yaml').intentFile, resolve('scenarios/labs/dual-wan/intent-voice-on-inet.yaml'));
+  const surge = loadScenario('scenarios/surge-bulk-vs-voice.yaml');
+  assert.is(surge.intent!.transports.mpls!.bandwidth!.up, 10e6, 'MPLS shaped at 10 Mbit/s');
+  assert.equal(surge.flows.map((f) => [f.name, f.profile, f.start, f.stop]), [['call', 'voice', 0, 20000], ['surge', 'bulk', 4000, 16000]]);
+  assert.equal(loadScenario('scenarios/dual-failure.yaml').doc.events.map((e) => e.cut ?? e.restore), ['mpls:p2', 'inet:p2', 'inet:p2', 'mpls:p2']);
 });
 
 test('the base scenario of these tests is valid; --intent replaces the intent', () => {

@@ -48,6 +48,27 @@ function pidAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
+/** The start time of a process (clock ticks since boot, /proc/PID/stat field 22), so a reused pid is told apart. */
+function startTicks(pid: number): string | undefined {
+  try { return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[19]; } catch { return undefined; }
+}
+
+/**
+ * Mark a deployed lab as owned by a running process (default this one), e.g. a scenario runner's `sc<pid>`
+ * lab: once that process is gone — SIGKILLed before its clean-up — {@link NetnsProvider.stale} reports the lab.
+ * Example: `claimLab('sc1234')` after deploying it.
+ */
+export function claimLab(lab: string, pid = process.pid): void {
+  writeFileSync(join(labDir(lab), 'owner.json'), JSON.stringify({ pid, start: startTicks(pid) }));
+}
+
+/** A claimed lab whose owner process is gone (or its pid now belongs to another process). */
+function ownerGone(lab: string): boolean {
+  let o: { pid: number; start?: string };
+  try { o = JSON.parse(readFileSync(join(labDir(lab), 'owner.json'), 'utf8')); } catch { return false; }
+  return !pidAlive(o.pid) || (o.start !== undefined && startTicks(o.pid) !== o.start);
+}
+
 function readState(lab: string): LabState | undefined {
   try { return JSON.parse(readFileSync(stateFile(lab), 'utf8')) as LabState; } catch { return undefined; }
 }
@@ -85,12 +106,12 @@ export class NetnsProvider implements TwinProvider {
     return [...labs].sort();
   }
 
-  /** Labs whose deployment is not healthy: no state file, or 'deploying' by a process that is gone. */
+  /** Labs whose deployment is not healthy: no state file, 'deploying' by a process that is gone, or claimed ({@link claimLab}) by a process that is gone. */
   async stale(): Promise<string[]> {
     const out: string[] = [];
     for (const lab of await this.list()) {
       const st = readState(lab);
-      if (!st || (st.state === 'deploying' && !pidAlive(st.pid))) out.push(lab);
+      if (!st || (st.state === 'deploying' && !pidAlive(st.pid)) || ownerGone(lab)) out.push(lab);
     }
     return out;
   }

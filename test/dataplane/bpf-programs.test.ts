@@ -7,29 +7,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { BpfObject, TC_ACT, XDP, perCpuMap, scalar, typedMap, type BpfProgram } from '../../dataplane/xdp/index.ts';
+import { TC_ACT, XDP, perCpuMap, scalar, typedMap, type BpfProgram } from '../../dataplane/xdp/index.ts';
+import { bpfLoader } from './xdp-fixtures.ts';
 import * as M from '../../dataplane/xdp/maps.ts';
 import {
   ETH_P_ARP, IPPROTO, TCP, echoRequest, ether, hex, icmp4, icmp6, ipBytes, ipv4, ipv6, overlayFrame, tcp, tcpOpt, udp,
 } from './packets.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const pinRoot = `/sys/fs/bpf/patronus/ptb2-${process.pid}`;
-const objs: BpfObject[] = [];
-
-test.after(() => {
-  for (const o of objs) o.close();
-  rmSync(pinRoot, { recursive: true, force: true });
-});
-
-function load(object: string): BpfObject {
-  const o = BpfObject.open(`${root}bpf/build/${object}`, { pinRoot });
-  objs.push(o);
-  o.load();
-  return o;
-}
+const bpf = bpfLoader('ptb2');
+test.after(bpf.close);
+const load = bpf.load;
 
 const lanXdpObj = load(M.PROGRAMS.lanXdp.object);
 const lanTcObj = load(M.PROGRAMS.lanTc.object);

@@ -8,27 +8,16 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { BpfObject, TC_ACT, XDP, typedMap, type BpfProgram } from '../../dataplane/xdp/index.ts';
+import { TC_ACT, XDP, typedMap, type BpfProgram } from '../../dataplane/xdp/index.ts';
+import { bpfLoader } from './xdp-fixtures.ts';
 import { fibEntries, localServiceFlags } from '../../dataplane/xdp/fib.ts';
 import * as M from '../../dataplane/xdp/maps.ts';
 import { IPPROTO, TCP, ether, hex, ipv4, tcp, udp } from './packets.ts';
 import { edge1Bundle } from './bundle-fixture.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const pinRoot = `/sys/fs/bpf/patronus/ptwh-${process.pid}`;
-const objs: BpfObject[] = [];
-test.after(() => {
-  for (const o of objs) o.close();
-  rmSync(pinRoot, { recursive: true, force: true });
-});
-function load(object: string): BpfObject {
-  const o = BpfObject.open(`${root}bpf/build/${object}`, { pinRoot });
-  objs.push(o);
-  o.load();
-  return o;
-}
+const bpf = bpfLoader('ptwh');
+test.after(bpf.close);
+const load = bpf.load;
 const xdpObj = load(M.PROGRAMS.lanXdp.object);
 const tcObj = load(M.PROGRAMS.lanTc.object);
 const progs: [string, BpfProgram, boolean][] = [

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
-import { array, isBpfError, pad, struct, type BpfError } from '../../dataplane/xdp/index.ts';
+import { array, BpfObject, isBpfError, pad, struct, type BpfError } from '../../dataplane/xdp/index.ts';
 
 export const fixtureDir = fileURLToPath(new URL('../fixtures/bpf/', import.meta.url));
 
@@ -60,4 +60,28 @@ export function bpfErrorOf(fn: () => unknown): BpfError {
   }
   assert.unreachable('expected a BpfError');
   throw new Error('unreachable');
+}
+
+/**
+ * Loads bpf/build objects under one pin root (shared maps, as on an edge) for a test file; `close()` in
+ * test.after closes them and removes the pins.
+ * Example: `const bpf = bpfLoader('ptb2'); const lan = bpf.load(M.PROGRAMS.lanXdp.object); test.after(bpf.close);`
+ */
+export function bpfLoader(prefix: string): { pinRoot: string; load(object: string): BpfObject; close(): void } {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const pinRoot = `/sys/fs/bpf/patronus/${prefix}-${process.pid}`;
+  const objs: BpfObject[] = [];
+  return {
+    pinRoot,
+    load(object) {
+      const o = BpfObject.open(`${root}bpf/build/${object}`, { pinRoot });
+      objs.push(o);
+      o.load();
+      return o;
+    },
+    close() {
+      for (const o of objs.splice(0)) o.close();
+      rmSync(pinRoot, { recursive: true, force: true });
+    },
+  };
 }

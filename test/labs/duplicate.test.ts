@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getProvider } from '../../twin/index.ts';
 import { bringUp, prepareLab } from '../../controller/cli/twin.ts';
-import { agentRequest } from '../../dataplane/index.ts';
+import { edgeStatus, pathId, txOn, voip } from './edge-status.ts';
 import { VoiceFlow, lost, sleep, wallMs, writeLabCopies } from '../../bench/lib/flow.ts';
 
 const lab = `dpt${process.pid}`;
@@ -17,9 +17,7 @@ const p = getProvider('netns');
 const dir = mkdtempSync(join(tmpdir(), 'pt-dup-test-'));
 let flow: VoiceFlow | undefined;
 
-const status = async (node: string): Promise<any> => (await agentRequest(p.agentSocket(lab, node), 'GET', '/status', undefined, 3000)).body;
-const voip = (st: any) => st.steering.find((r: any) => r.appClass === 'voip');
-const pathId = (st: any, transport: string): number => st.paths.find((x: any) => x.transport === transport).id;
+const status = (node: string): Promise<any> => edgeStatus(p, lab, node).get();
 
 test.before(async () => {
   delete process.env.PATRONUS_TWIN_AGENT_ARGS;

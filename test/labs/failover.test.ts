@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getProvider } from '../../twin/index.ts';
 import { bringUp, prepareLab, pushBundles } from '../../controller/cli/twin.ts';
-import { agentRequest } from '../../dataplane/index.ts';
+import { edgeStatus, pathId, txOn, voip } from './edge-status.ts';
 import { VoiceFlow, lost, outage, sleep, wallMs, writeLabCopies } from '../../bench/lib/flow.ts';
 
 const lab = `fot${process.pid}`;
@@ -17,17 +17,8 @@ const p = getProvider('netns');
 const dir = mkdtempSync(join(tmpdir(), 'pt-failover-test-'));
 let flow: VoiceFlow | undefined;
 
-const edge1 = async (): Promise<any> => (await agentRequest(p.agentSocket(lab, 'edge1'), 'GET', '/status', undefined, 3000)).body;
-const voip = (st: any) => st.steering.find((r: any) => r.appClass === 'voip');
-const pathId = (st: any, transport: string): number => st.paths.find((x: any) => x.transport === transport).id;
-const sent = (st: any, path: number) => st.overlay.counters.filter((c: any) => c.path === path && c.dir === 'tx').reduce((n: number, c: any) => n + c.packets, 0);
-async function until(what: string, ms: number, pred: (st: any) => boolean): Promise<any> {
-  for (const end = Date.now() + ms; ; await sleep(100)) {
-    const st = await edge1();
-    if (pred(st)) return st;
-    if (Date.now() > end) assert.unreachable(`${what} within ${ms} ms; voip row: ${JSON.stringify(voip(st))}`);
-  }
-}
+const { get: edge1, until } = edgeStatus(p, lab, 'edge1');
+const sent = txOn;
 
 test.before(async () => {
   delete process.env.PATRONUS_TWIN_AGENT_ARGS;

@@ -35,18 +35,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-static const char *arg(int argc, char **argv, const char *key, const char *dflt)
-{
-	size_t n = strlen(key);
-	for (int i = 1; i < argc; i++)
-		if (!strncmp(argv[i], key, n) && argv[i][n] == '=')
-			return argv[i] + n + 1;
-	if (!dflt) {
-		fprintf(stderr, "pt_xf_send: missing argument %s=...\n", key);
-		exit(2);
-	}
-	return dflt;
-}
+#define arg(argc, argv, key, dflt) xf_arg("pt_xf_send", argc, argv, key, dflt)
 
 int main(int argc, char **argv)
 {

@@ -36,18 +36,7 @@
 static volatile sig_atomic_t stop;
 static void on_signal(int s) { (void)s; stop = 1; }
 
-static const char *arg(int argc, char **argv, const char *key, const char *dflt)
-{
-	size_t n = strlen(key);
-	for (int i = 1; i < argc; i++)
-		if (!strncmp(argv[i], key, n) && argv[i][n] == '=')
-			return argv[i] + n + 1;
-	if (!dflt) {
-		fprintf(stderr, "pt_xf_sink: missing argument %s=...\n", key);
-		exit(2);
-	}
-	return dflt;
-}
+#define arg(argc, argv, key, dflt) xf_arg("pt_xf_sink", argc, argv, key, dflt)
 
 int main(int argc, char **argv)
 {

@@ -12,6 +12,8 @@
 #define XF_FRAME_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 
@@ -93,6 +95,20 @@ static inline int xf_parse_mac(const char *s, uint8_t *mac)
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)m[i];
 	return 0;
+}
+
+/* The value of a `key=value` argument; without one, `dflt`, or (dflt NULL) exit 2 naming the program. */
+static inline const char *xf_arg(const char *prog, int argc, char **argv, const char *key, const char *dflt)
+{
+	size_t n = strlen(key);
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], key, n) && argv[i][n] == '=')
+			return argv[i] + n + 1;
+	if (!dflt) {
+		fprintf(stderr, "%s: missing argument %s=...\n", prog, key);
+		exit(2);
+	}
+	return dflt;
 }
 
 #endif

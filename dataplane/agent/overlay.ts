@@ -42,7 +42,7 @@ export interface OverlayStatus {
   writes: { updated: number; deleted: number; incremental: boolean };
 }
 
-interface LinkInfo { ifname: string; ifindex: number; address: string }
+interface LinkInfo { ifname: string; ifindex: number; address: string; addr_info?: { family?: string; scope?: string; local?: string; tentative?: boolean }[] }
 
 const BPF_MAP_TYPE_ARRAY = 2;
 
@@ -130,7 +130,8 @@ export class Overlay {
 
   private program(incremental: boolean): void {
     const bundle = this.bundle!;
-    const links = new Map((JSON.parse(execFileSync('ip', ['-j', 'link', 'show']).toString()) as LinkInfo[]).map((l) => [l.ifname, l]));
+    // One dump gives each link's index, MAC and addresses.
+    const links = new Map((JSON.parse(execFileSync('ip', ['-j', 'addr', 'show']).toString()) as LinkInfo[]).map((l) => [l.ifname, l]));
     const neigh = new Map<string, string>();
     for (const n of JSON.parse(execFileSync('ip', ['-j', 'neigh', 'show']).toString()) as { dst: string; lladdr?: string; state?: string[] }[]) {
       if (n.lladdr && !n.state?.includes('FAILED') && !n.state?.includes('INCOMPLETE')) neigh.set(n.dst, n.lladdr);
@@ -142,14 +143,10 @@ export class Overlay {
     };
     const peerPathIds = new Map(bundle.paths.filter((p) => p.peerPathId !== undefined).map((p) => [p.id, p.peerPathId!]));
     // The bundle carries no IPv6 LAN address; a global one configured on the interface sources ICMPv6 too-big.
-    const v6 = new Map<string, string>();
-    for (const l of JSON.parse(execFileSync('ip', ['-j', '-6', 'addr', 'show', 'scope', 'global']).toString() || '[]') as { ifname: string; addr_info?: { local?: string; tentative?: boolean }[] }[]) {
-      const a = l.addr_info?.find((x) => x.local && !x.tentative);
-      if (a?.local && !v6.has(l.ifname)) v6.set(l.ifname, a.local);
-    }
+    const v6 = (name: string) => links.get(name)?.addr_info?.find((a) => a.family === 'inet6' && a.scope === 'global' && a.local && !a.tentative)?.local;
     const e = fibEntries(bundle, {
       ifindex: (n) => link(n).ifindex, mac: (n) => link(n).address, neighbour: (a) => neigh.get(a), peerPathIds,
-      shaped: shapedInterfaces(bundle), ipv6: (n) => v6.get(n),
+      shaped: shapedInterfaces(bundle), ipv6: v6,
     });
     // The bundle's steering rows are only a starting point: where the path supervisor has already steered
     // a row (and its paths are still programmed) keep that value, or a re-program would briefly narrow the

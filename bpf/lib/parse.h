@@ -63,6 +63,14 @@ static __always_inline int pt_parse_ports(void *data, void *end, struct pt_pkt *
 		p->sport = uh->source;
 		p->dport = uh->dest;
 		p->l4_hlen = PT_UDP_HLEN;
+	} else if (p->proto == PT_IPPROTO_ICMP || p->proto == PT_IPPROTO_ICMPV6) {
+		/* Echo request/reply (ICMP 8/0, ICMPv6 128/129): type, code, checksum, identifier, sequence. */
+		__u8 *ih = data + off;
+		if ((void *)(ih + 8) > end)
+			return PT_PARSE_OK;
+		__u8 t = ih[0];
+		if (p->proto == PT_IPPROTO_ICMP ? (t == 8 || t == 0) : (t == 128 || t == 129))
+			p->echo_id = *(__be16 *)(ih + 4);
 	}
 	return PT_PARSE_OK;
 }

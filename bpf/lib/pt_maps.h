@@ -69,6 +69,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pt_paths SEC(".maps");
 
+/* Flows by (segment, addresses, protocol, ports); ICMP echo flows by their identifier in place of ports. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);

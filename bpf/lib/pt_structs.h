@@ -19,7 +19,7 @@ struct pt_pkt {
 	__u8 frag;      /* a fragment: 1 first, 2 later (no ports) */
 	__u8 df;        /* IPv4 DF (IPv6: always, routers never fragment) */
 	__u8 l4_hlen;   /* TCP header with options, UDP 8, else 0 */
-	__u8 pad[2];
+	__be16 echo_id; /* ICMP/ICMPv6 echo identifier: tells concurrent pings apart in the flow table */
 	__be16 sport;
 	__be16 dport;
 	__u8 src[16];

@@ -27,7 +27,7 @@ static __always_inline void pt_flow_key_of(const struct pt_pkt *p, __u16 segment
 {
 	__builtin_memcpy(k->src, p->src, 16);
 	__builtin_memcpy(k->dst, p->dst, 16);
-	k->sport = p->sport;
+	k->sport = p->sport | p->echo_id; /* ports, or the echo identifier (ICMP has no ports) */
 	k->dport = p->dport;
 	k->proto = p->proto;
 	k->family = p->family;

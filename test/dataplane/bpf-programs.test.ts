@@ -297,6 +297,19 @@ test('a flow pinned to a path that is only kept (still compliant) stays there; n
   assert.is(pathOf(9200), 1, 'once 3 is no longer kept the running flow moves');
 });
 
+test('pings are flows by their echo identifier: a running ping keeps its kept path, a new ping takes the candidate', () => {
+  const pingOn = (id: number) => {
+    const pkt = ipv4({ src: '10.1.0.10', dst: '10.2.0.77', proto: IPPROTO.icmp, payload: echoRequest('10.1.0.10', '10.2.0.77', id, 1, Buffer.alloc(8)) });
+    return lanXdp.testRun({ data: lanFrame(pkt) }).data.readUInt16BE(14 + 20 + 8 + 6);
+  };
+  steer(2, BULK, [3]);
+  assert.is(pingOn(0x1111), 3, 'the first ping starts on path 3');
+  steer(2, BULK, [1], 0, 10, [3]);
+  assert.is(pingOn(0x1111), 3, 'and stays on it while 3 is kept');
+  assert.is(pingOn(0x2222), 1, 'a second ping with its own identifier is a new flow and takes the candidate');
+  steer(2, BULK, [1]);
+});
+
 test('a duplicated class: XDP leaves it to tc; tc sends one copy per path with the same dup sequence', () => {
   const voice = udp4('10.1.0.10', '10.2.0.10', 5060);
   runFixture(lanXdp, false, { description: 'XDP passes a duplicated class up to tc', input: lanFrame(voice), verdict: 'pass', output: lanFrame(voice) });

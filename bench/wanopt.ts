@@ -22,16 +22,18 @@
  * one way, no rate limit, and `--fec-loss` (2 %) loss: uniform, then Gilbert–Elliott of the same mean (r 25 %:
  * bursts of 4 packets on average, p = mean·r/(1 − mean)). Under each, one after another (concurrent streams
  * would share the loss chain and thin out each other's bursts): a `--fec-packets` (200000) packet 160-byte
- * UDP stream at `--fec-pps` (5000) host1 → host2 outside the FEC classes (plain: the loss the link really
+ * UDP stream at `--fec-pps` (10000: the FEC part then takes ≈ 5 min; the plain check below shows whether the
+ * twin keeps up) host1 → host2 outside the FEC classes (plain: the loss the link really
  * applied, which must be within 0.5 (uniform) / 1.0 (bursty) percentage points of the configured mean, or
  * the delay line or the receiver did not keep up and the bench exits 1), then the same stream in each FEC
  * class: residual loss at the receiving host, overhead = datagrams edge1's relay sent per packet it got
- * ((k+m)/k for full blocks) and the nominal (k+m)/k.
+ * ((k+m)/k for full blocks) and the nominal (k+m)/k. Top level: `fec_uniform_residual` / `fec_bursty_residual`
+ * of {@link FEC_RECOMMENDED} (`fec_setting`, k/m/interleave).
  * MB = 10^6 bytes. The last line is one JSON object with the raw figures. Exits 1 without numbers when the
  * native addon is not built or the twin cannot measure (a transfer delivering wrong bytes included).
  *
  * Run: flock /tmp/pt-heavy.lock npx tsx bench/wanopt.ts [--mb 128] [--file-mb 32] [--seed 7] [--skip-twin]
- *        [--twin-file-mb 50] [--fec-packets 200000] [--fec-pps 5000]
+ *        [--twin-file-mb 50] [--fec-packets 200000] [--fec-pps 10000]
  *        [--fec-loss 0.02] [--fec-only]
  */
 import { once } from 'node:events';
@@ -45,7 +47,7 @@ import { ChunkCompressor, ChunkStore, chunkBuffer, DEFAULT_CHUNK_PARAMS, wanoptA
 const { values } = parseArgs({ options: {
   mb: { type: 'string', default: '128' }, 'file-mb': { type: 'string', default: '32' }, seed: { type: 'string', default: '7' },
   'skip-twin': { type: 'boolean', default: false }, 'twin-file-mb': { type: 'string', default: '50' },
-  'fec-packets': { type: 'string', default: '200000' }, 'fec-pps': { type: 'string', default: '5000' },
+  'fec-packets': { type: 'string', default: '200000' }, 'fec-pps': { type: 'string', default: '10000' },
   'fec-loss': { type: 'string', default: '0.02' }, 'fec-only': { type: 'boolean', default: false },
 } });
 const MB = 1e6;
@@ -55,12 +57,22 @@ const SEED = Number(values.seed);
 
 /** FEC settings measured on the twin: k data + m parity per block, interleaving depth d. */
 const FEC_SETTINGS = [{ k: 8, m: 2, d: 1 }, { k: 8, m: 3, d: 1 }, { k: 16, m: 4, d: 1 }, { k: 8, m: 3, d: 4 }, { k: 16, m: 4, d: 2 }];
+/**
+ * The setting docs/wanopt.md recommends for voice (and the lab intent's `rtp` class): its residuals are the
+ * top-level `fec_uniform_residual` / `fec_bursty_residual` of the JSON.
+ */
+const FEC_RECOMMENDED = { k: 8, m: 3, d: 1 };
+/** The recommended setting's residuals from the `fec` part, for the JSON's top level. */
+function fecHeadline(fec: any): Record<string, unknown> {
+  const pick = (part: any) => part.settings.find((r: any) => r.k === FEC_RECOMMENDED.k && r.m === FEC_RECOMMENDED.m && r.interleave === FEC_RECOMMENDED.d).residual;
+  return { fec_setting: `${FEC_RECOMMENDED.k}/${FEC_RECOMMENDED.m}/${FEC_RECOMMENDED.d}`, fec_uniform_residual: pick(fec.uniform), fec_bursty_residual: pick(fec.bursty) };
+}
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const FEC_ONLY = values['fec-only'];
 if (FEC_ONLY && values['skip-twin']) { console.error('bench/wanopt: --fec-only and --skip-twin leave nothing to measure'); process.exit(1); }
 if (FEC_ONLY) {
   const fec = await twinPart();
-  console.log(JSON.stringify({ bench: 'wanopt', fec_only: true, ...fec }));
+  console.log(JSON.stringify({ bench: 'wanopt', fec_only: true, ...fecHeadline(fec.fec), ...fec }));
   process.exit(0);
 }
 
@@ -200,7 +212,7 @@ console.log(JSON.stringify({
   edited_copy_reduction: round(1 - edit.wire / copy.length, 4),
   zstd_only_edited_reduction: round(1 - zstdEdited / copy.length, 4),
   loopback_ms: { first: round(first.ms), repeat: round(repeat.ms), edited: round(edit.ms) },
-  ...(twin && { twin }),
+  ...(twin && { ...fecHeadline(twin.fec), twin }),
 }));
 
 // ---- twin: the proxy between edges across a 20 Mbit/s, 20 ms link -------------------------------------
@@ -269,6 +281,8 @@ async function twinPart(): Promise<Record<string, unknown>> {
       await checkSteering(what);
       return { plain_loss: round(plain.loss, 6), settings };
     };
+    const load1 = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+    const load1Before = load1();
     const t0 = performance.now();
     const r = 0.25;
     const uniform = await fecRun(`${mean * 100} % uniform loss`, mean, 0.005);
@@ -277,6 +291,7 @@ async function twinPart(): Promise<Record<string, unknown>> {
     const fec = {
       link: '20 ms one way, no rate limit (edge1 MPLS)', packets, pps, packet_bytes: 160, loss_mean: mean,
       gilbert_elliott: { p: round((mean * r) / (1 - mean), 6), r, mean_burst: 1 / r }, fec_seconds: round((performance.now() - t0) / 1000),
+      load1_before: load1Before, load1_after: load1(),
       uniform, bursty,
     };
     if (FEC_ONLY) return { fec };

@@ -43,6 +43,9 @@ export interface AgentWanoptOptions {
 /** First policy routing table of the FEC classes: table FEC_TABLE_BASE + class id. */
 export const FEC_TABLE_BASE = 1780;
 
+/** Transmit queue of a FEC class's TUN device, packets: what waits for the relay while it is busy. */
+export const FEC_TUN_QUEUE = 4096;
+
 function run(argv: string[]): void {
   try { execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }); }
   catch (e) { throw new Error(`\`${argv.join(' ')}\` failed: ${String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim()}`, { cause: e }); }
@@ -95,7 +98,9 @@ export class AgentWanopt {
           acceptFrom: (address) => this.bundle?.paths.some((p) => p.remoteAddress === address) ?? false,
         });
         for (const [classId, dev] of this.relay.devices()) {
-          run(['ip', 'link', 'set', dev, 'up']);
+          // A long queue: when the agent's event loop pauses (a busy host), the kernel keeps the class's
+          // packets for the relay instead of dropping them (the default 500 is 0.1 s at 5000 packets/s).
+          run(['ip', 'link', 'set', dev, 'up', 'txqueuelen', String(FEC_TUN_QUEUE)]);
           // Recovered packets enter from the device with remote sources: no reverse-path check there.
           try { writeFileSync(`/proc/sys/net/ipv4/conf/${dev}/rp_filter`, '0'); } catch { /* not fatal */ }
           const table = String(FEC_TABLE_BASE + classId);

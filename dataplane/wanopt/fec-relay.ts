@@ -51,6 +51,8 @@ export interface FecRelayStats {
 }
 
 const MAGIC = 0xfe;
+/** SO_RCVBUF / SO_SNDBUF asked for the relay's socket, bytes. */
+const RELAY_SOCKET_BUFFER = 4 << 20;
 
 export class FecRelay {
   readonly stats: FecRelayStats = { fromLan: 0, noPeer: 0, sent: 0, received: 0, malformed: 0, refused: 0, delivered: 0, recovered: 0, lost: 0, late: 0 };
@@ -69,7 +71,10 @@ export class FecRelay {
 
   /** Bind the UDP port and create one TUN device per class (needs CAP_NET_ADMIN and the addon). */
   static async start(opts: FecRelayOptions): Promise<FecRelay> {
-    const sock = createSocket({ type: 'udp4', reuseAddr: false });
+    // Large buffers: a busy edge's event loop can pause for tens of ms, and at thousands of packets/s the
+    // default ~200 KiB receive buffer then overflows in bursts that no FEC block survives (the kernel caps
+    // the size at net.core.rmem_max / wmem_max).
+    const sock = createSocket({ type: 'udp4', reuseAddr: false, recvBufferSize: RELAY_SOCKET_BUFFER, sendBufferSize: RELAY_SOCKET_BUFFER });
     sock.bind(opts.port);
     await once(sock, 'listening');
     const r = new FecRelay(opts, sock);

@@ -167,6 +167,29 @@ export class Reorderer<T> {
   /** Release what waited long enough. */
   tick(now: number): T[] { return this.release(now); }
 
+  /**
+   * Give up on every gap before `seq` at once (the caller knows those packets can no longer come): items held
+   * below `seq` are released in order, the missing ones counted lost; then as {@link tick}. No effect when
+   * delivery is already at or past `seq`. Example: expecting 97, holding 98 and 100: `r.skipBefore(100, now)`
+   * counts 97 and 99 lost and returns the items of 98 and 100.
+   */
+  skipBefore(seq: number, now: number): T[] {
+    seq >>>= 0;
+    const next = this.next;
+    if (next === undefined) return [];
+    const dist = (seq - next) | 0;
+    if (dist <= 0) return this.release(now);
+    // By distance from the delivery point, not by counting up: a sender's jump may be large.
+    const below = [...this.held.keys()].filter((s) => ((s - next) >>> 0) < dist).sort((a, b) => ((a - next) >>> 0) - ((b - next) >>> 0));
+    const out: T[] = [];
+    for (const s of below) { out.push(this.held.get(s)!.item); this.held.delete(s); }
+    this.stats.delivered += below.length;
+    this.stats.lost += dist - below.length;
+    this.next = seq;
+    out.push(...this.release(now));
+    return out;
+  }
+
   /** Release everything held, skipping all gaps. */
   flush(): T[] { return this.release(Infinity, true); }
 
@@ -209,7 +232,9 @@ interface BlockState { k: number; m: number; depth: number; base: number; data: 
 
 /**
  * Receiver side: recovers lost data packets from parity and delivers packets in order through a
- * {@link Reorderer}. Example: `dec.push(wirePacket, Date.now())` returns the packets now deliverable;
+ * {@link Reorderer}. A gap is skipped after `holdMs`, or at once when a data packet arrives whose group
+ * starts more than one full group (depth × k packets) after the gap: its block's parity has been sent by
+ * then, so only reordering by more than a group could still fill it. Example: `dec.push(wirePacket, Date.now())` returns the packets now deliverable;
  * call `dec.tick(now)` periodically and `dec.end()` at the end.
  */
 export class FecDecoder {
@@ -253,6 +278,13 @@ export class FecDecoder {
         b.data[p.index] = p.payload;
         out.push(...this.order.push(p.seq, p.payload, now));
       }
+      // A group's parity goes out before the next group's data, so once data of a later group arrives, a gap
+      // more than one full group (d·k packets) behind this group's start can only be an unrecoverable loss —
+      // unless the path reorders by more than a group. Skipping it now instead of after holdMs keeps
+      // the stream from stalling for the hold (then arriving as one burst that overflows the receiving
+      // host's socket buffer at high packet rates).
+      const groupStart = (p.seq - p.index * p.depth - (p.block % p.depth)) >>> 0;
+      out.push(...this.order.skipBefore((groupStart - p.depth * p.k) >>> 0, now));
     } else {
       this.stats.parityReceived++;
       const i = p.index - b.k;

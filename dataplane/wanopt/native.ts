@@ -16,7 +16,8 @@ export interface WanoptAddon {
   gearTable(): Uint32Array;
   transparentListen(host: string, port: number, backlog: number, netns?: string): number;
   tunOpen(name: string): { fd: number; name: string };
-  tunRead(fd: number, maxLen: number, timeoutMs: number): Promise<Buffer | null>;
+  tunWatch(fd: number, maxLen: number, onPackets: (err: Error | null, packets?: Buffer[]) => void): number;
+  tunUnwatch(id: number): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

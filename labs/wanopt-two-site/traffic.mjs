@@ -45,7 +45,9 @@ if (mode === 'sink') {
   const idleMs = Number(rest[0] ?? 2000);
   const seen = new Set();
   let received = 0, timer;
-  const sock = createSocket('udp4');
+  // 4 MiB (capped by net.core.rmem_max): at the benches' accelerated rates the default ~200 KiB holds only
+  // ~50 ms of packets, and a sink paused that long by a busy host would count its own drops as path loss.
+  const sock = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
   const done = () => { print({ received, unique: seen.size, duplicates: received - seen.size }); sock.close(); };
   sock.on('message', (m) => {
     received++;

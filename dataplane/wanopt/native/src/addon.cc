@@ -9,7 +9,7 @@
 //   sha256Ranges(buf, cuts) -> Buffer   SHA-256 of each range [cuts[i-1], cuts[i]) — the SHA-only baseline.
 //   gearTable() -> Uint32Array           the gear table, for checking the JS fallback against it.
 //   transparentListen(host, port, backlog, netns?) -> fd   see transparent.cc.
-//   tunOpen(name) -> { fd, name }; tunRead(fd, maxLen, timeoutMs) -> Promise<Buffer | null>   see tun.cc.
+//   tunOpen(name) -> { fd, name }; tunWatch(fd, maxLen, onPackets) -> id; tunUnwatch(id)   see tun.cc.
 #include <napi.h>
 #include <openssl/sha.h>
 #include <vector>
@@ -17,7 +17,8 @@
 
 Napi::Value TransparentListen(const Napi::CallbackInfo &info);
 Napi::Value TunOpen(const Napi::CallbackInfo &info);
-Napi::Value TunRead(const Napi::CallbackInfo &info);
+Napi::Value TunWatch(const Napi::CallbackInfo &info);
+Napi::Value TunUnwatch(const Napi::CallbackInfo &info);
 
 namespace {
 
@@ -108,7 +109,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gearTable", Napi::Function::New(env, GearTable));
   exports.Set("transparentListen", Napi::Function::New(env, TransparentListen));
   exports.Set("tunOpen", Napi::Function::New(env, TunOpen));
-  exports.Set("tunRead", Napi::Function::New(env, TunRead));
+  exports.Set("tunWatch", Napi::Function::New(env, TunWatch));
+  exports.Set("tunUnwatch", Napi::Function::New(env, TunUnwatch));
   return exports;
 }
 

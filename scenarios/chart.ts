@@ -2,8 +2,9 @@
  * PNG charts of a run without a browser: a small RGBA canvas (lines, rectangles) and a PNG encoder on
  * node:zlib, no native dependency. Two charts go beside each run file: the latency of every probed path
  * over time with the timeline's events as vertical lines (`<run>.latency.png`), and per-class SLA
- * compliance as bars against the 100 % line (`<run>.sla.png`). Charts carry no text (there is no font
- * here); the Markdown report names the colours (see {@link PALETTE}, {@link EVENT_COLOURS}).
+ * compliance as bars against the 100 % line (`<run>.sla.png`). Axes carry tick values and titles in a
+ * 5 × 7 bitmap font of our own (font.ts): time in s on x, latency in ms or compliance in % on y; the
+ * Markdown report names the colours (see {@link PALETTE}, {@link EVENT_COLOURS}) and numbers the bars.
  *
  * Example:
  *   const png = latencyChart([{ label: 'edge1 mpls', points: [[0, 1.2], [500, 1.3]] }], [{ tMs: 250, kind: 'cut' }], 1000);
@@ -12,6 +13,7 @@
 import { deflateSync } from 'node:zlib';
 import { writeFileSync } from 'node:fs';
 import type { RunStore } from './store.ts';
+import { drawText, textWidth, GLYPH_H } from './font.ts';
 
 type RGB = readonly [number, number, number];
 
@@ -49,6 +51,10 @@ export class Canvas {
       if (e2 <= dx) { err += dx; y0 += sy; }
     }
   }
+  /** Text in the chart font (font.ts) from its top-left corner; `vertical` reads bottom to top from (x, y) as bottom-left. */
+  text(x: number, y: number, s: string, c: RGB, vertical = false): void {
+    drawText((px, py) => this.set(px, py, c), x, y, s, vertical);
+  }
   /** The canvas as a PNG file (8-bit RGBA, no interlace). */
   png(): Buffer {
     const raw = Buffer.alloc((this.width * 4 + 1) * this.height);
@@ -82,8 +88,35 @@ function chunk(type: string, body: Buffer): Buffer {
   return Buffer.concat([head, body, crc]);
 }
 
-const AXIS: RGB = [60, 60, 60], GRID: RGB = [225, 225, 225];
-const PAD = { l: 40, r: 10, t: 10, b: 30 };
+const AXIS: RGB = [60, 60, 60], GRID: RGB = [225, 225, 225], TEXT: RGB = [40, 40, 40];
+/** Plot margins: the left one holds the y title and tick values, the bottom one x tick values, the x title and the legend swatches. */
+const PAD = { l: 40, r: 10, t: 10, b: 44 };
+
+/** Drawing options of both charts. */
+export interface ChartOptions {
+  width?: number;
+  height?: number;
+  /** Axis titles and tick values (default true); false leaves the margins empty. */
+  labels?: boolean;
+}
+
+/** The smallest of `steps` × unit whose spacing in pixels is at least `minPx`. */
+function labelStep(pxPerUnit: number, minPx: number, steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]): number {
+  return steps.find((k) => k * pxPerUnit >= minPx) ?? steps[steps.length - 1]!;
+}
+
+/** A number as a short tick label: integers as they are, else one decimal. */
+const tick = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+
+/** Tick values right-aligned left of the y axis, and the y title turned up the left edge. */
+function yLabels(c: Canvas, ticks: readonly { v: number; y: number }[], title: string, plotH: number): void {
+  for (const t of ticks) {
+    const s = tick(t.v);
+    c.line(PAD.l - 3, t.y, PAD.l, t.y, AXIS);
+    c.text(PAD.l - 5 - textWidth(s), Math.round(t.y - GLYPH_H / 2), s, TEXT);
+  }
+  c.text(2, PAD.t + Math.round((plotH + textWidth(title)) / 2), title, TEXT, true);
+}
 
 /** One line of the latency chart: `points` are [t ms since t0, latency ms]; null latency breaks the line (path down). */
 export interface Series { label: string; points: readonly (readonly [number, number | null])[] }
@@ -93,7 +126,8 @@ export interface Series { label: string; points: readonly (readonly [number, num
  * (EVENT_COLOURS), grid lines every 10 ms of latency (every 100 ms above 200 ms) and every second.
  * Default size 800 × 300 pixels.
  */
-export function latencyChart(series: readonly Series[], events: readonly { tMs: number; kind: string }[], durationMs: number, size = { width: 800, height: 300 }): Buffer {
+export function latencyChart(series: readonly Series[], events: readonly { tMs: number; kind: string }[], durationMs: number, opts: ChartOptions = {}): Buffer {
+  const size = { width: opts.width ?? 800, height: opts.height ?? 300 };
   const c = new Canvas(size.width, size.height);
   const w = size.width - PAD.l - PAD.r, h = size.height - PAD.t - PAD.b;
   const top = Math.max(1, ...series.flatMap((s) => s.points.map((p) => p[1] ?? 0))) * 1.1;
@@ -111,13 +145,31 @@ export function latencyChart(series: readonly Series[], events: readonly { tMs: 
     }
   });
   c.line(PAD.l, PAD.t, PAD.l, PAD.t + h, AXIS); c.line(PAD.l, PAD.t + h, PAD.l + w, PAD.t + h, AXIS);
+  if (opts.labels ?? true) {
+    // x: seconds, labelled at a step that keeps labels ≥ 30 px apart; y: ms at multiples of the grid step ≥ 14 px apart.
+    const sStep = labelStep(w / (durationMs / 1000), 30);
+    for (let sec = 0; sec * 1000 <= durationMs; sec += sStep) {
+      const s = String(sec);
+      c.line(x(sec * 1000), PAD.t + h, x(sec * 1000), PAD.t + h + 3, AXIS);
+      c.text(Math.round(x(sec * 1000) - textWidth(s) / 2), PAD.t + h + 5, s, TEXT);
+    }
+    c.text(PAD.l + Math.round((w - textWidth('time (s)')) / 2), PAD.t + h + 15, 'time (s)', TEXT);
+    const vStep = step * labelStep((step / top) * h, 14, [1, 2, 5, 10, 20, 50]);
+    const ticks: { v: number; y: number }[] = [];
+    for (let v = 0; v < top; v += vStep) ticks.push({ v, y: y(v) });
+    yLabels(c, ticks, 'latency (ms)', h);
+  }
   // Legend: a swatch per series under the x axis, in order.
-  series.forEach((_, i) => c.rect(PAD.l + i * 24, size.height - 14, PAD.l + i * 24 + 16, size.height - 6, PALETTE[i % PALETTE.length]!));
+  series.forEach((_, i) => c.rect(PAD.l + i * 24, size.height - 9, PAD.l + i * 24 + 16, size.height - 3, PALETTE[i % PALETTE.length]!));
   return c.png();
 }
 
-/** Per-class SLA compliance (0…1) as bars, green at or above `min`, red below, with the 100 % line. Default 400 × 300. */
-export function complianceChart(bars: readonly { label: string; value: number | null; min: number }[], size = { width: 400, height: 300 }): Buffer {
+/**
+ * Per-class SLA compliance (0…1) as bars, green at or above `min`, red below, with the 100 % line; y ticks
+ * every 20 %, each bar numbered from 1 under the axis (the report's legend names them). Default 400 × 300.
+ */
+export function complianceChart(bars: readonly { label: string; value: number | null; min: number }[], opts: ChartOptions = {}): Buffer {
+  const size = { width: opts.width ?? 400, height: opts.height ?? 300 };
   const c = new Canvas(size.width, size.height);
   const w = size.width - PAD.l - PAD.r, h = size.height - PAD.t - PAD.b;
   const y = (v: number) => PAD.t + h - v * h;
@@ -127,8 +179,13 @@ export function complianceChart(bars: readonly { label: string; value: number | 
     const x0 = PAD.l + i * slot + slot * 0.2, x1 = PAD.l + (i + 1) * slot - slot * 0.2;
     if (b.value !== null) c.rect(x0, y(Math.max(0, Math.min(1, b.value))), x1, y(0), b.value >= b.min ? [44, 160, 44] : [214, 39, 40]);
     c.line(x0 - 4, y(b.min), x1 + 4, y(b.min), AXIS, 2);
+    if (opts.labels ?? true) c.text(Math.round((x0 + x1) / 2 - textWidth(String(i + 1)) / 2), PAD.t + h + 5, String(i + 1), TEXT);
   });
   c.line(PAD.l, PAD.t, PAD.l, PAD.t + h, AXIS); c.line(PAD.l, PAD.t + h, PAD.l + w, PAD.t + h, AXIS);
+  if (opts.labels ?? true) {
+    yLabels(c, [0, 20, 40, 60, 80, 100].map((v) => ({ v, y: y(v / 100) })), 'compliance (%)', h);
+    c.text(PAD.l + Math.round((w - textWidth('sla assertion')) / 2), PAD.t + h + 15, 'sla assertion', TEXT);
+  }
   return c.png();
 }
 
@@ -154,6 +211,6 @@ export async function renderRunCharts(store: RunStore, runId: string, runFile: s
   const files = [`${base}.latency.png`, `${base}.sla.png`];
   writeFileSync(files[0]!, latencyChart(series, events, Number(run?.duration_ms ?? 1000)));
   writeFileSync(files[1]!, complianceChart(sla.map((a) => ({ label: String(a.name), value: a.measured === null ? null : Number(a.measured), min: Number(/([\d.]+)%/.exec(String(a.expected))?.[1] ?? 0) / 100 }))));
-  const legend = `latency chart (path RTT p50 over time, broken while the path is down; vertical lines: red cut, green restore, orange impair, teal clear) — ${series.map((s, i) => `${['blue', 'orange', 'green', 'purple', 'brown', 'cyan'][i % 6]}: ${s.label}`).join(', ') || 'no path samples'}; SLA chart — bars left to right: ${sla.map((a) => a.name).join(', ') || 'no sla assertions'} (black tick: the assertion's minimum)`;
+  const legend = `latency chart (path RTT p50 over time, broken while the path is down; vertical lines: red cut, green restore, orange impair, teal clear) — ${series.map((s, i) => `${['blue', 'orange', 'green', 'purple', 'brown', 'cyan'][i % 6]}: ${s.label}`).join(', ') || 'no path samples'}; SLA chart — bars numbered left to right: ${sla.map((a, i) => `${i + 1} ${a.name}`).join(', ') || 'no sla assertions'} (black tick: the assertion's minimum)`;
   return { files, legend };
 }

@@ -4,7 +4,7 @@
  * file against its lab and intent, traffic/ generates and measures the flows inside twin hosts, store.ts
  * is the run's DuckDB file, runner.ts runs one scenario end to end, report.ts writes a suite's
  * Markdown / JSON / JUnit reports, multi.ts runs seeds and baselines whose spreads and deltas compare.ts
- * computes, chart.ts renders a run's PNG charts (docs/scenarios.md, docs/telemetry.md, docs/ci.md).
+ * computes, trust.ts judges whether the twin could be trusted (overload signs), chart.ts renders a run's PNG charts (docs/scenarios.md, docs/telemetry.md, docs/ci.md).
  */
 export * from './schema.ts';
 export { loadScenario, slaBounds, hostAddress, type Scenario, type ResolvedFlow } from './load.ts';
@@ -14,4 +14,5 @@ export { scenarioJsonSchema, SCENARIO_SCHEMA_ID } from './json-schema.ts';
 export { junitReport, markdownReport, jsonReport, suiteVerdict, type SuiteReport } from './report.ts';
 export { spread, seedSpread, compareRuns, seedList, runMetrics, fmtMetric, compareMarkdown, spreadText, type Metric, type MetricUnit, type Spread, type SpreadRow, type CompareRow } from './compare.ts';
 export { runSeries, type SeriesOptions, type SeriesResult } from './multi.ts';
+export { lateBucketUpperUs, histDelta, histTotal, histPercentileMs, overloadReasons, MIN_JUDGED_PACKETS, type SparseHist, type OverloadMeasures } from './trust.ts';
 export { Canvas, latencyChart, complianceChart, renderRunCharts, crc32, PALETTE, EVENT_COLOURS, type Series } from './chart.ts';

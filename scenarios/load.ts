@@ -13,6 +13,9 @@ import { loadLab, type Lab } from '../twin/index.ts';
 import { loadIntent, type Intent } from '../controller/index.ts';
 import { ScenarioDocument, type FlowSpec } from './schema.ts';
 
+/** Largest content of a `file` flow (the generator holds it in memory). */
+const FILE_MAX = 256 * 1024 ** 2;
+
 /** A validated scenario with its lab and intent loaded. Times in ms, rates in bit/s, sizes in bytes. */
 export interface Scenario {
   name: string;
@@ -78,12 +81,15 @@ export function loadScenario(file: string, opts: { intent?: string } = {}): Scen
     }
   };
   const hosts = Object.values(lab.nodes).filter((n) => n.kind === 'host').map((n) => n.name);
-  const checkFlow = (path: (string | number)[], f: { from: string; to: string }) => {
+  const checkFlow = (path: (string | number)[], f: { from: string; to: string; profile: string; repeat?: number; seed?: number; size?: number }) => {
     for (const k of ['from', 'to'] as const) {
       if (!hosts.includes(f[k])) issues.push({ path: [...path, k], message: `"${f[k]}" is not a host of the lab (hosts: ${known(hosts)})` });
       else if (k === 'to' && !hostAddress(lab, f.to)) issues.push({ path: [...path, k], message: `host "${f.to}" has no IPv4 address in the lab` });
     }
     if (f.from === f.to) issues.push({ path: [...path, 'to'], message: 'expected a host other than "from"' });
+    if (f.profile !== 'file') {
+      for (const k of ['repeat', 'seed'] as const) if (f[k] !== undefined) issues.push({ path: [...path, k], message: `only a "file" flow takes "${k}" (this one is "${f.profile}")` });
+    } else if (f.size !== undefined && f.size > FILE_MAX) issues.push({ path: [...path, 'size'], message: `expected at most 256mib for a file flow, got ${f.size} bytes` });
   };
 
   const names = new Set<string>();
@@ -127,7 +133,15 @@ export function loadScenario(file: string, opts: { intent?: string } = {}): Scen
     }
   });
 
+  const edges = Object.values(lab.nodes).filter((n) => n.kind === 'edge').map((n) => n.name);
   doc.assert.forEach((a, i) => {
+    const w = a.wanoptReduction;
+    if (w?.node !== undefined && !edges.includes(w.node)) issues.push({ path: ['assert', i, 'wanoptReduction', 'node'], message: `"${w.node}" is not an edge of the lab (edges: ${known(edges)})` });
+    // The scenario's own intent must proxy something (an authoring mistake); a candidate intent given with
+    // --intent (patronus verify) that proxies nothing is a result: the assertion fails when judged.
+    if (w && !opts.intent && !intent?.wanopt.classes.length) {
+      issues.push({ path: ['assert', i, 'wanoptReduction'], message: `the intent ${intentFile ?? '(none)'} proxies no class through WAN-opt (expected a "wanopt: { classes: [...] }" section)` });
+    }
     for (const kind of ['sla', 'failoverGap', 'loss', 'goodput', 'latency'] as const) {
       const t = a[kind] as { class?: string; flow?: string } | undefined;
       if (!t) continue;

@@ -21,13 +21,14 @@ import { spawn } from 'node:child_process';
 import { agentRequest } from '../dataplane/index.ts';
 import { getProvider, nsName, type TwinProvider } from '../twin/index.ts';
 import { claimLab } from '../twin/providers/netns/provider.ts';
-import { calibrateLab, type CalibrationRow } from '../twin/impair/index.ts';
+import { calibrateLab, delayLineOf, type CalibrationRow, type LineStats } from '../twin/impair/index.ts';
 import { bringUp, prepareLab, pushBundles, waitOverlay } from '../controller/cli/twin.ts';
 import { loadScenario, slaBounds, type ResolvedFlow, type Scenario } from './load.ts';
 import type { AssertionSpec, EventSpec } from './schema.ts';
 import { RunStore, type Row } from './store.ts';
 import { runMetrics, type Metric } from './compare.ts';
 import { renderRunCharts } from './chart.ts';
+import { histDelta, histPercentileMs, histTotal, overloadReasons, type SparseHist } from './trust.ts';
 import { TwinFlow } from './traffic/flow.ts';
 import { byteIntervals, flowIntervals, gaps, percentileSorted, type Arrival, type ByteBatch, type GenRecord, type SendBatch } from './traffic/stats.ts';
 
@@ -110,6 +111,30 @@ async function vethTxDrops(lab: string, nodes: string[]): Promise<number> {
   return counts.reduce((a, b) => a + b, 0);
 }
 
+/** One wanopt table row from an agent's status; undefined when the agent runs no WAN-opt proxy. */
+function wanoptRow(runId: string, t: number, node: string, st: any): Row | undefined {
+  const x = st?.wanopt?.proxy;
+  if (!x) return undefined;
+  return { run_id: runId, t_ms: t, node, pid: st.pid, raw_out: x.rawOut, wire_out: x.wireOut, raw_in: x.rawIn, wire_in: x.wireIn, literals_out: x.literalsOut,
+    refs_out: x.refsOut, flows_intercepted: x.flowsIntercepted, flows_failed: x.flowsFailed };
+}
+
+/** Every delay line of the lab by the endpoints of its link (directions: traffic leaving endpoint 0, 1). */
+function labDelayLines(lab: string, links: readonly { endpoints: readonly { node: string; interface: string }[] }[]) {
+  const eps = links.map((l) => l.endpoints.map((e) => `${e.node}:${e.interface}`) as [string, string]);
+  return eps.flatMap((pair) => {
+    const d = delayLineOf(lab, eps, pair[0]);
+    return d ? [{ line: d.line, ends: pair }] : [];
+  });
+}
+
+/** Read every delay line's stats; a line that does not answer is left out (the run then has no lateness for it). */
+async function readLines(lines: ReturnType<typeof labDelayLines>): Promise<Map<string, LineStats>> {
+  const out = new Map<string, LineStats>();
+  await Promise.all(lines.map(async (l) => { try { out.set(l.ends.join(' '), await l.line.stats()); } catch { /* judged as not measured */ } }));
+  return out;
+}
+
 /** Fire one timeline event; returns its kind, target and detail for the events table. */
 async function fire(p: TwinProvider, lab: string, e: EventSpec): Promise<{ kind: string; target: string; detail: string }> {
   if (e.cut) { await p.setLinkState(lab, e.cut, 'down'); return { kind: 'cut', target: e.cut, detail: '' }; }
@@ -129,6 +154,10 @@ async function fire(p: TwinProvider, lab: string, e: EventSpec): Promise<{ kind:
 const fmtMs = (ms: number) => (ms >= 1000 ? `${+(ms / 1000).toFixed(2)}s` : `${+ms.toFixed(1)}ms`);
 const fmtPct = (x: number) => `${+(x * 100).toFixed(2)}%`;
 const fmtRate = (bps: number) => (bps >= 1e6 ? `${+(bps / 1e6).toFixed(2)}mbit` : `${+(bps / 1e3).toFixed(1)}kbit`);
+const fmtBytes = (b: number) => (b >= 1e6 ? `${+(b / 1e6).toFixed(2)} MB` : `${+(b / 1e3).toFixed(1)} kB`);
+
+/** SQL: per edge node and agent pid, what the WAN-opt proxy's counters grew by over the run (a restarted agent counts from its first reading). */
+const WANOPT_DELTA = `select node, pid, max(raw_out) - min(raw_out) as raw, max(wire_out) - min(wire_out) as wire from wanopt where run_id = $1 group by node, pid`;
 
 /** SQL WHERE fragment and parameter of an assertion's target. */
 function targetOf(t: { class?: string; flow?: string }): { where: string; value: string; label: string } {
@@ -174,6 +203,15 @@ async function evaluateOne(store: RunStore, runId: string, s: Scenario, a: Asser
     return { idx, name: a.name ?? `${t.label}: goodput ≥ ${fmtRate(a.goodput.min)}`, kind: 'goodput', target: t.label, expected: `≥ ${fmtRate(a.goodput.min)}`, measured: r.bps ?? null,
       ok: r.bps !== null && r.bps !== undefined && r.bps >= a.goodput.min, detail: `lowest mean goodput of ${r.n ?? 0} flows: ${r.bps == null ? 'none' : fmtRate(r.bps)}` };
   }
+  if (a.wanoptReduction) {
+    const w = a.wanoptReduction;
+    const r = await one(`select sum(raw) as raw, sum(wire) as wire, count(distinct node) as nodes from (${WANOPT_DELTA}) where $2 = '' or node = $2`, w.node ?? '');
+    const measured = r.raw ? 1 - (r.wire ?? 0) / r.raw : null;
+    const where = w.node ? `edge ${w.node}` : 'every edge';
+    return { idx, name: a.name ?? `WAN-opt data reduction on ${where} ≥ ${fmtPct(w.min)}`, kind: 'wanoptReduction', target: where, expected: `≥ ${fmtPct(w.min)}`, measured,
+      ok: measured !== null && measured >= w.min,
+      detail: r.raw ? `${fmtBytes(r.raw)} of payload crossed as ${fmtBytes(r.wire ?? 0)} on the wire (${r.nodes} edge${r.nodes === 1 ? '' : 's'}): reduction ${fmtPct(measured!)}` : `no payload went through a WAN-opt proxy${s.intent?.wanopt.classes.length ? '' : ' (the intent proxies no class)'}` };
+  }
   const l = a.latency!;
   const t = targetOf(l);
   const r = await one(`select max(lat_p${l.p}_ms) as worst from flows where run_id = $1 and ${t.where} and active`, t.value);
@@ -185,7 +223,7 @@ async function evaluateOne(store: RunStore, runId: string, s: Scenario, a: Asser
 export async function summarize(store: RunStore, runId: string): Promise<string> {
   const [run] = await store.query('select * from runs where run_id = $1', [runId]);
   const flows = await store.query(`select flow, class, profile, sum(sent) as sent, sum(received) as received, sum(lost) as lost,
-      median(lat_p50_ms) as p50, max(lat_p95_ms) as worst_p95, max(jitter_ms) as worst_jitter, avg(goodput_bps) filter (where active) as goodput,
+      median(lat_p50_ms) as p50, max(lat_p95_ms) as worst_p95, max(jitter_ms) as worst_jitter, avg(goodput_bps) filter (where active) as goodput, sum(goodput_bps) as gsum,
       (select max(gap_ms) from gaps g where g.run_id = f.run_id and g.flow = f.flow) as gap
     from flows f where run_id = $1 group by all order by flow`, [runId]);
   const events = await store.query('select t_ms, fired_ms, kind, target, error from events where run_id = $1 order by t_ms', [runId]);
@@ -195,10 +233,13 @@ export async function summarize(store: RunStore, runId: string): Promise<string>
   lines.push('flows:');
   for (const f of flows) {
     const n = (k: string) => f[k] as number | null;
-    lines.push(f.profile === 'bulk'
-      ? `  ${f.flow} (${f.class}, bulk): goodput ${fmtRate(n('goodput') ?? 0)}, longest stall ${fmtMs(n('gap') ?? 0)}`
+    lines.push(f.profile === 'bulk' || f.profile === 'file'
+      ? `  ${f.flow} (${f.class}, ${f.profile}): ${f.profile === 'file' ? `${fmtBytes(((n('gsum') ?? 0) * Number(run?.interval_ms ?? 1000)) / 8000)} received, ` : ''}goodput ${fmtRate(n('goodput') ?? 0)}, longest stall ${fmtMs(n('gap') ?? 0)}`
       : `  ${f.flow} (${f.class}, ${f.profile}): ${n('received')}/${n('sent')} received, lost ${n('lost')}, latency p50 ${n('p50') == null ? '-' : fmtMs(n('p50')!)}, worst p95 ${n('worst_p95') == null ? '-' : fmtMs(n('worst_p95')!)}, worst jitter ${n('worst_jitter') == null ? '-' : fmtMs(n('worst_jitter')!)}, longest silence ${fmtMs(n('gap') ?? 0)}`);
   }
+  const wo = await store.query(`select node, sum(raw) as raw, sum(wire) as wire from (${WANOPT_DELTA}) group by node order by node`, [runId]);
+  if (wo.some((w) => (w.raw as number) > 0)) lines.push('wan-opt:');
+  for (const w of wo) if ((w.raw as number) > 0) lines.push(`  ${w.node}: ${fmtBytes(w.raw as number)} of payload as ${fmtBytes(w.wire as number)} on the wire (reduction ${fmtPct(1 - (w.wire as number) / (w.raw as number))})`);
   if (events.length) lines.push('events:');
   for (const e of events) lines.push(`  ${fmtMs(e.t_ms as number)} ${e.kind} ${e.target}${e.error ? ` FAILED: ${e.error}` : ` (fired at ${fmtMs(e.fired_ms as number)})`}`);
   if (asserts.length) lines.push('assertions:');
@@ -283,7 +324,22 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     const softnet0 = softnetDrops();
     const veth0 = await vethTxDrops(lab, nodes);
     const overload: Row[] = [];
-    const pathRows: Row[] = [], steerRows: Row[] = [], counterRows: Row[] = [], steerEvents: Row[] = [], pathEvents: Row[] = [];
+    const pathRows: Row[] = [], steerRows: Row[] = [], counterRows: Row[] = [], steerEvents: Row[] = [], pathEvents: Row[] = [], wanoptRows: Row[] = [];
+    // Cumulative readings of each agent's event-loop lag (keyed by node and pid) and of each delay line.
+    const loopReadings = new Map<string, { key: string; hist: SparseHist }[]>(edges.map((n) => [n, []]));
+    const lines = labDelayLines(lab, prepared.lab.links);
+    const edgeStatus = async (node: string, timeoutMs: number): Promise<any> => {
+      try { return (await agentRequest(p.agentSocket(lab, node), 'GET', '/status', undefined, timeoutMs)).body; } catch { return undefined; }
+    };
+    const noteAgent = (node: string, t: number, st: any) => {
+      const w = wanoptRow(runId, t, node, st);
+      if (w) wanoptRows.push(w);
+      if (st?.eventLoop?.hist) loopReadings.get(node)!.push({ key: `${node}/${st.pid}`, hist: st.eventLoop.hist });
+    };
+    // Readings before traffic: what the run adds is measured from here (WAN-opt bytes, lag, lateness).
+    const before = wallMs();
+    const pre = await Promise.all(edges.map((n) => edgeStatus(n, 2000)));
+    const lines0 = await readLines(lines);
     const eventTotals = new Map<string, number>();
     const lastSteer = new Map<string, string>();
     const eventRows: Row[] = [];
@@ -296,7 +352,8 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     };
     if (!aborted()) await Promise.all(s.flows.filter((f) => f.start === 0).map(startFlow));
     t0 = wallMs();
-    log(`traffic started: ${s.flows.filter((f) => f.start === 0).map((f) => f.name).join(', ')}`);
+    edges.forEach((n, i) => noteAgent(n, before - t0, pre[i]));
+    log(`traffic started: ${s.flows.filter((f) => f.start === 0).map((f) => f.name).join(', ') || 'no flow at t = 0'}`);
     const sample = async () => {
       const t = rel(wallMs());
       lagMax = Math.max(lagMax, wallMs() - lastTick - 500);
@@ -304,8 +361,9 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
       overload.push({ run_id: runId, t_ms: t, metric: 'procs_running', value: runQueue() });
       overload.push({ run_id: runId, t_ms: t, metric: 'load1', value: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) });
       await Promise.all(edges.map(async (node) => {
-        let st: any;
-        try { st = (await agentRequest(p.agentSocket(lab, node), 'GET', '/status', undefined, 1000)).body; } catch { return; }
+        const st = await edgeStatus(node, 1000);
+        if (!st) return;
+        noteAgent(node, t, st);
         const byId = new Map<number, string>((st.paths ?? []).map((x: any) => [x.id, x.transport]));
         for (const x of st.paths ?? []) {
           pathRows.push({ run_id: runId, t_ms: t, node, path_id: x.id, peer: x.peer, transport: x.transport, state: x.state, rtt_p50_ms: x.rttP50Ms, rtt_p95_ms: x.rttP95Ms,
@@ -366,6 +424,10 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     const softnet = softnetDrops() - softnet0;
     const veth = (await vethTxDrops(lab, nodes)) - veth0;
     const end = rel(wallMs());
+    // Final readings once the flows have stopped: the last bytes of a transfer and the last lag.
+    const post = await Promise.all(edges.map((n) => edgeStatus(n, 2000)));
+    edges.forEach((n, i) => noteAgent(n, end, post[i]));
+    const lines1 = await readLines(lines);
 
     // Flows table, gaps and generator lateness.
     const count = Math.ceil(s.doc.duration / s.doc.interval);
@@ -377,12 +439,14 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
       const recs: GenRecord[] = [...tf.sendRecords(), ...tf.recvRecords()];
       const o = { t0, intervalMs: s.doc.interval, count };
       let rows;
-      if (f.profile === 'bulk') {
+      if (f.profile === 'bulk' || f.profile === 'file') {
         const rx = tf.recvRecords().filter((r): r is GenRecord & ByteBatch & { kind: 'b' } => r.kind === 'b');
         for (const r of tf.sendRecords()) if (r.kind === 'b') lateness.push(r.lateMs);
         rows = byteIntervals(rx, o);
         const pseudo: Arrival[] = rx.filter((b) => b.bytes > 0 && b.t - t0 >= f.start && b.t - t0 <= f.stop).map((b, i) => ({ seq: i, sent: b.t, recv: b.t }));
-        for (const g of withTail(gaps(pseudo, 300), pseudo, t0 + f.start, t0 + f.stop, 300)) gapRows.push({ run_id: runId, flow: f.name, class: f.class, start_ms: g.start - t0, end_ms: g.end - t0, gap_ms: g.gapMs, lost: 0 });
+        // A file flow ends by itself after its last transfer: the quiet after it is not a stall.
+        const stalls = f.profile === 'file' ? gaps(pseudo, 300) : withTail(gaps(pseudo, 300), pseudo, t0 + f.start, t0 + f.stop, 300);
+        for (const g of stalls) gapRows.push({ run_id: runId, flow: f.name, class: f.class, start_ms: g.start - t0, end_ms: g.end - t0, gap_ms: g.gapMs, lost: 0 });
       } else {
         const sends = recs.filter((r): r is GenRecord & SendBatch & { kind: 's' } => r.kind === 's');
         const arr = recs.filter((r): r is GenRecord & Arrival & { kind: 'p' } => r.kind === 'p');
@@ -403,11 +467,29 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     overload.push({ run_id: runId, t_ms: end, metric: 'sender_late_p99_ms', value: lateP99 }, { run_id: runId, t_ms: end, metric: 'softnet_drops', value: softnet },
       { run_id: runId, t_ms: end, metric: 'veth_tx_drops', value: veth }, { run_id: runId, t_ms: end, metric: 'run_queue_per_cpu_median', value: rq },
       { run_id: runId, t_ms: end, metric: 'runner_lag_max_ms', value: Math.max(0, lagMax) });
-    const tr = s.doc.trust;
-    if (rq > tr.maxRunQueuePerCpu) invalid.push(`median run queue ${rq.toFixed(2)} per CPU > ${tr.maxRunQueuePerCpu}`);
-    if (lateP99 > tr.maxTimerLate) invalid.push(`traffic senders' timers p99 ${lateP99.toFixed(1)} ms late > ${tr.maxTimerLate} ms`);
-    if (softnet > tr.maxSoftnetDrops) invalid.push(`${softnet} packets dropped for a full backlog (softnet) > ${tr.maxSoftnetDrops}`);
-    if (veth > tr.maxVethDrops) invalid.push(`${veth} tx drops on the lab's interfaces > ${tr.maxVethDrops}`);
+    // The agents' event-loop lag and the delay lines' lateness over the run, from their cumulative histograms.
+    const agentLoopLagP99Ms: Record<string, number | null> = {};
+    for (const [node, readings] of loopReadings) {
+      const h = histDelta(readings);
+      agentLoopLagP99Ms[node] = histPercentileMs(h, 99);
+      overload.push({ run_id: runId, t_ms: end, metric: 'agent_loop_lag_p99_ms', value: agentLoopLagP99Ms[node], subject: node },
+        { run_id: runId, t_ms: end, metric: 'agent_loop_lag_max_ms', value: histPercentileMs(h, 100), subject: node },
+        { run_id: runId, t_ms: end, metric: 'agent_loop_ticks', value: histTotal(h), subject: node });
+    }
+    const delayLineLate: Record<string, { p99Ms: number | null; packets: number }> = {};
+    for (const l of lines) {
+      const a = lines0.get(l.ends.join(' ')), b = lines1.get(l.ends.join(' '));
+      if (!a || !b) { invalid.push(`delay line ${l.ends.join(' ↔ ')} did not report its lateness`); continue; }
+      for (const dir of [0, 1] as const) {
+        const h = histDelta([{ key: 'x', hist: a.dirs[dir].late_hist ?? [] }, { key: 'x', hist: b.dirs[dir].late_hist ?? [] }]);
+        const subject = l.ends[dir]!;
+        delayLineLate[subject] = { p99Ms: histPercentileMs(h, 99), packets: histTotal(h) };
+        overload.push({ run_id: runId, t_ms: end, metric: 'delay_line_late_p99_ms', value: delayLineLate[subject]!.p99Ms, subject },
+          { run_id: runId, t_ms: end, metric: 'delay_line_late_max_ms', value: histPercentileMs(h, 100), subject },
+          { run_id: runId, t_ms: end, metric: 'delay_line_packets', value: histTotal(h), subject });
+      }
+    }
+    invalid.push(...overloadReasons({ runQueuePerCpu: rq, senderLateP99Ms: lateP99, softnetDrops: softnet, vethTxDrops: veth, agentLoopLagP99Ms, delayLineLate }, s.doc.trust));
 
     await store.append('overload', overload);
     await store.append('path_state', pathRows);
@@ -415,6 +497,7 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     await store.append('steering_events', steerEvents);
     await store.append('path_events', pathEvents);
     await store.append('counters', counterRows);
+    await store.append('wanopt', wanoptRows);
     await store.append('events', eventRows);
     await store.append('flows', flowRows);
     await store.append('gaps', gapRows);

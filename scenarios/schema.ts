@@ -25,7 +25,7 @@ const Name = () => z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'expected 1–
 const Endpoint = () => z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}:[A-Za-z][A-Za-z0-9_-]{0,14}$/, 'expected a link endpoint "node:interface" like "mpls:p2"');
 
 /** Traffic profiles: what each generates (docs/scenarios.md). */
-export const PROFILES = ['voice', 'video', 'bulk', 'web'] as const;
+export const PROFILES = ['voice', 'video', 'bulk', 'web', 'file'] as const;
 export type Profile = (typeof PROFILES)[number];
 
 /** DSCP names the generator can mark (an nftables rule in the sender's namespace). */
@@ -39,7 +39,9 @@ const FlowFields = {
   /**
    * voice: constant-rate UDP (`pps`, `size`); video: bursty UDP, `fps` frames per second of `rate`/`fps`
    * bits each sent back to back in `size` packets; bulk: one TCP connection as fast as it goes (or capped
-   * at `rate`); web: UDP requests at `rps`, each answered with `size` bytes (latency is the round trip).
+   * at `rate`); web: UDP requests at `rps`, each answered with `size` bytes (latency is the round trip);
+   * file: the same `size` bytes of seeded pseudo-random content (`seed`) sent `repeat` times over TCP, one
+   * connection after the other (what a WAN optimiser deduplicates).
    */
   profile: z.enum(PROFILES),
   from: NodeName,
@@ -55,8 +57,12 @@ const FlowFields = {
   rps: z.number().positive().max(10_000).optional(),
   /** video: mean rate (default 2mbit); bulk: a cap (default none). */
   rate: Rate().optional(),
-  /** UDP payload bytes: voice 200, video 1200, web response 1000 by default (at least 16). */
+  /** UDP payload bytes: voice 200, video 1200, web response 1000 by default (at least 16); file: the content's size (default 4mib, at most 256mib). */
   size: Size().optional(),
+  /** file: how many times the content is sent (default 2). */
+  repeat: z.number().int().min(1).max(100).optional(),
+  /** file: seed of the content's pseudo-random bytes (default 1): the same seed, the same bytes. */
+  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
 };
 
 /** One traffic flow. Example: `{ name: call, class: voice, profile: voice, from: host1, to: host2, start: 1s }`. */
@@ -99,7 +105,7 @@ export type EventSpec = z.output<typeof EventSpec>;
 const Target = { class: Name().optional(), flow: Name().optional() };
 
 /** The assertion kinds; each assertion has exactly one, and an optional `name`. */
-export const ASSERTION_KINDS = ['sla', 'failoverGap', 'loss', 'goodput', 'latency'] as const;
+export const ASSERTION_KINDS = ['sla', 'failoverGap', 'loss', 'goodput', 'latency', 'wanoptReduction'] as const;
 export type AssertionKind = (typeof ASSERTION_KINDS)[number];
 
 /**
@@ -110,6 +116,9 @@ export type AssertionKind = (typeof ASSERTION_KINDS)[number];
  * - `loss`: lost / sent over the run is at most `max`.
  * - `goodput`: mean received bit/s over each flow's active time is at least `min` (every matching flow).
  * - `latency`: the `p`th percentile (50, 95 or 99) of per-interval latency is at most `max`.
+ * - `wanoptReduction`: the edges' WAN-opt proxies put at most (1 − `min`) of the bytes the applications
+ *   gave them on the wire (1 − wire bytes / payload bytes over the run, every edge or one `node`); it looks
+ *   at edges, not flows, so it takes no `class` or `flow`. Example: `{ wanoptReduction: { min: 50% } }`.
  * Example: `{ name: voice keeps its SLA, sla: { class: voice, from: voice, min: 95% } }`.
  */
 export const AssertionSpec = z.strictObject({
@@ -119,9 +128,11 @@ export const AssertionSpec = z.strictObject({
   loss: z.strictObject({ ...Target, max: Percent() }).optional(),
   goodput: z.strictObject({ ...Target, min: Rate() }).optional(),
   latency: z.strictObject({ ...Target, p: z.union([z.literal(50), z.literal(95), z.literal(99)]).default(95), max: Duration() }).optional(),
+  wanoptReduction: z.strictObject({ min: Percent(), node: NodeName.optional() }).optional(),
 }).superRefine((a, ctx) => {
   const set = ASSERTION_KINDS.filter((k) => a[k] !== undefined);
   if (set.length !== 1) { ctx.addIssue({ code: 'custom', message: `expected exactly one of ${ASSERTION_KINDS.join(', ')}${set.length ? `, got ${set.join(' and ')}` : ''}` }); return; }
+  if (set[0] === 'wanoptReduction') return;
   const t = a[set[0]!] as { class?: string; flow?: string };
   if ((t.class === undefined) === (t.flow === undefined)) ctx.addIssue({ code: 'custom', path: [set[0]!], message: 'expected exactly one of "class" or "flow"' });
 });
@@ -130,7 +141,8 @@ export type AssertionSpec = z.output<typeof AssertionSpec>;
 /**
  * When a run cannot be trusted (exit 3). Defaults suit a shared 2-core host: the median runnable
  * threads per CPU, the p99 lateness of the generators' send timers, kernel backlog drops (softnet) and
- * drops on the lab's veths, and calibration of the impairable links.
+ * drops on the lab's veths, the agents' event-loop lag, the delay lines' lateness, and calibration of
+ * the impairable links.
  */
 export const TrustSpec = z.strictObject({
   /** Median of /proc/stat procs_running per CPU over the run (default 4). */
@@ -141,6 +153,14 @@ export const TrustSpec = z.strictObject({
   maxSoftnetDrops: z.number().int().min(0).default(0),
   /** rx/tx drops on the lab nodes' interfaces during the run (default 0). */
   maxVethDrops: z.number().int().min(0).default(0),
+  /** p99 of each edge agent's event-loop lag over the run (default 50ms): probes and steering run on its timers. */
+  maxAgentLoopLag: Duration().default(50),
+  /**
+   * p99 of how late each delay-line direction's packets left against their due time (default 10ms: an
+   * order of magnitude under the SLA latency bounds runs judge; a busy shared 2-core host shows 2–8 ms).
+   * Directions with under 100 packets are not judged.
+   */
+  maxDelayLineLate: Duration().default(10),
   /** Calibrate the impairable links before traffic starts (default true). */
   calibrate: z.boolean().default(true),
 });

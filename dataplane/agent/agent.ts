@@ -23,6 +23,7 @@ import type { SteeringEntry } from '../steer/index.ts';
 import { AgentBgp, bgpConfigOf, type BgpSummary } from './bgp.ts';
 import { IncrementalFib, withOverlayRoutes, type BgpFibChange, type MergedFib } from './fib.ts';
 import { AgentWanopt, type WanoptStatus } from './wanopt.ts';
+import { LoopLag, type LoopLagStatus } from './loop-lag.ts';
 
 export interface AgentOptions {
   node: string;
@@ -71,6 +72,8 @@ export interface AgentStatus {
   bgp: (BgpSummary & { installed: number; skipped: MergedFib['bgp']['skipped']; overlayOmitted: number }) | null;
   /** The WAN-opt proxy and FEC relay (null when the bundle has no WAN-opt or FEC classes). */
   wanopt: WanoptStatus | null;
+  /** This process's event-loop lag since start (loop-lag.ts): a run on an overloaded twin is judged by it. */
+  eventLoop: LoopLagStatus;
 }
 
 export class Agent {
@@ -78,7 +81,7 @@ export class Agent {
   private readonly clock: Clock;
   private readonly started: Date;
   private readonly startedMono: number;
-  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt'>;
+  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt' | 'eventLoop'>;
   private readonly bgp: AgentBgp;
   /** The applied bundle and its route merge (bundle + BGP routes), updated per BGP batch; undefined = rebuild in full. */
   private bundle?: Bundle;
@@ -90,6 +93,7 @@ export class Agent {
   private readonly overlay?: Overlay;
   private readonly qos?: WanQos;
   private readonly wanopt = new AgentWanopt();
+  private readonly loopLag = new LoopLag();
   private refreshTimer?: NodeJS.Timeout;
   /** Kernel route writes: full on a bundle apply, only the difference on a BGP batch. */
   private readonly kernelRoutes = new KernelRouteWriter();
@@ -137,6 +141,7 @@ export class Agent {
   /** Start: re-apply the last-good bundle if there is one, then serve the control API. */
   async start(): Promise<void> {
     mkdirSync(this.opts.stateDir, { recursive: true });
+    this.loopLag.start();
     this.overlay?.load();
     this.qos?.load();
     await this.paths.start();
@@ -161,6 +166,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.loopLag.stop();
     // BGP routes stay in the kernel like the rest (last-good); the next start re-merges them.
     this.stopping = true;
     await this.bgp.stop();
@@ -179,7 +185,7 @@ export class Agent {
       ...this.status, uptimeMs: Math.round(this.clock.monotonic() - this.startedMono),
       clock: { now: new Date(nowMs).toISOString(), nowMs, skew }, overlay: this.overlay?.status() ?? null,
       qos: this.qos?.status() ?? null, ...this.paths.status(),
-      bgp: this.bgpStatus(), wanopt: this.wanopt.status(),
+      bgp: this.bgpStatus(), wanopt: this.wanopt.status(), eventLoop: this.loopLag.status(),
     };
   }
 

@@ -48,14 +48,15 @@ export class TwinFlow {
     try {
       const tos = DSCP[flow.dscp];
       if (tos) {
-        const proto = flow.profile === 'bulk' ? 'tcp' : 'udp';
+        const proto = flow.profile === 'bulk' || flow.profile === 'file' ? 'tcp' : 'udp';
         const rule = `table ip ${nftTable(flow)} {\n chain out {\n  type filter hook output priority 0;\n  ${proto} dport ${flow.port} ip dscp set ${tos}\n }\n}\n`;
         const r = await run(['ip', 'netns', 'exec', nsName(lab, flow.from), 'nft', '-f', '-'], rule);
         if (r.code !== 0) throw new Error(`flow ${flow.name}: cannot install the DSCP rule in ${flow.from}: ${r.stderr.trim()}`);
       }
-      const p = JSON.stringify({ pps: flow.pps, fps: flow.fps ?? flow.rps, rps: flow.rps, rate: flow.rate, size: flow.size });
+      const p = JSON.stringify({ pps: flow.pps, fps: flow.fps ?? flow.rps, rps: flow.rps, rate: flow.rate, size: flow.size, repeat: flow.repeat, seed: flow.seed });
       const port = String(flow.port);
       const [recv, send] = flow.profile === 'bulk' ? [['tcp-recv', port], ['tcp-send', flow.toAddress, port, p]]
+        : flow.profile === 'file' ? [['tcp-recv', port], ['tcp-file', flow.toAddress, port, p]]
         : flow.profile === 'web' ? [['rr-server', port], ['rr-client', flow.toAddress, port, p]]
           : [['udp-recv', port], ['udp-send', flow.toAddress, port, flow.profile, p]];
       // The web client both sends and receives the replies: its records are the "receive" side.

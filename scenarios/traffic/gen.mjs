@@ -10,7 +10,9 @@
  *   rr-client DST PORT PARAMS_JSON          web: {rps, size} requests of 64 bytes, answered with `size` bytes
  *   rr-server PORT                          echoes each request's header in a `size`-byte reply
  *   tcp-send DST PORT PARAMS_JSON           bulk: {rate} (bit/s, 0 = as fast as TCP goes)
- *   tcp-recv PORT                           sink of tcp-send
+ *   tcp-recv PORT                           sink of tcp-send and tcp-file
+ *   tcp-file DST PORT PARAMS_JSON           file: {size, repeat, seed} the same seeded bytes `repeat` times,
+ *                                           one connection after the other (each waits for the previous to close)
  *
  * Records: "s T FIRST END LATE" — sequences [FIRST, END) were sent in the batch ending at T, the worst
  * timer lateness in it LATE ms; "p SEQ SENT RECV" — datagram SEQ sent at SENT arrived at RECV (for web,
@@ -136,6 +138,46 @@ function tcpSend([dst, port, params]) {
   process.stdout.write('ready\n');
 }
 
+/** `size` pseudo-random bytes from a xorshift32 generator seeded with `seed`: the same seed, the same bytes. */
+function seededBytes(size, seed) {
+  const words = new Uint32Array(Math.ceil(size / 4));
+  let x = (seed >>> 0) || 0x9e3779b9;
+  for (let i = 0; i < words.length; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; words[i] = x; }
+  return Buffer.from(words.buffer, 0, size);
+}
+
+function tcpFile([dst, port, params]) {
+  const p = JSON.parse(params);
+  const content = seededBytes(p.size ?? 4 * 1024 * 1024, p.seed ?? 1);
+  const repeat = p.repeat ?? 2;
+  let written = 0, done = 0;
+  setInterval(() => { emit(`b ${now().toFixed(3)} ${written} 0`); written = 0; }, 100);
+  const transfer = () => {
+    const c = net.connect({ host: dst, port: Number(port) });
+    let off = 0, failed = false;
+    // A connection that fails (a cut) sends the whole content again on a new one.
+    c.on('error', () => { failed = true; });
+    c.on('close', () => {
+      if (!failed && off >= content.length) done++;
+      if (done < repeat) setTimeout(transfer, failed ? 200 : 0);
+    });
+    c.on('connect', () => {
+      const pump = () => {
+        while (off < content.length) {
+          const part = content.subarray(off, off + 64 * 1024);
+          off += part.length; written += part.length;
+          if (!c.write(part)) return;
+        }
+        c.end();
+      };
+      c.on('drain', pump);
+      pump();
+    });
+  };
+  transfer();
+  process.stdout.write('ready\n');
+}
+
 function tcpRecv([port]) {
   let bytes = 0;
   setInterval(() => { emit(`b ${now().toFixed(3)} ${bytes} 0`); bytes = 0; }, 100);
@@ -143,7 +185,7 @@ function tcpRecv([port]) {
     .listen(Number(port), () => process.stdout.write('ready\n'));
 }
 
-const modes = { 'udp-send': udpSend, 'udp-recv': udpRecv, 'rr-client': rrClient, 'rr-server': rrServer, 'tcp-send': tcpSend, 'tcp-recv': tcpRecv };
+const modes = { 'udp-send': udpSend, 'udp-recv': udpRecv, 'rr-client': rrClient, 'rr-server': rrServer, 'tcp-send': tcpSend, 'tcp-recv': tcpRecv, 'tcp-file': tcpFile };
 if (!modes[mode]) {
   process.stderr.write(`usage: gen.mjs ${Object.keys(modes).join('|')} ARGS… (see the header of this file)\n`);
   process.exit(2);

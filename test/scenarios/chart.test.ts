@@ -54,4 +54,32 @@ test('the compliance chart draws a green bar above the minimum and a red one bel
   assert.equal(px(302, 40), [255, 255, 255], 'the 50 % bar stops half way');
 });
 
+test('labelled charts carry tick values and axis titles in the margins; unlabelled ones leave them blank', () => {
+  const series = [{ label: 'edge1 mpls', points: [[0, 10], [5000, 12], [10000, 10]] as [number, number][] }];
+  const on = decode(latencyChart(series, [], 10_000));
+  const off = decode(latencyChart(series, [], 10_000, { labels: false }));
+  assert.equal([on.width, on.height, off.width, off.height], [800, 300, 800, 300]);
+  // Plot 750 × 246 from (40, 10): the x axis at y 256; tick values at y 261…267, the title at y 271…277.
+  const dark = (d: ReturnType<typeof decode>, x0: number, y0: number, x1: number, y1: number) => {
+    let n = 0;
+    for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) if (d.px(x, y).every((v) => v < 100)) n++;
+    return n;
+  };
+  // "5" under t = 5 s (x 415), "10" under the right end, the y title up the left edge, "0" beside the origin.
+  for (const [x0, y0, x1, y1, what] of [[410, 261, 420, 267, '5 s'], [775, 261, 795, 267, '10 s'], [380, 271, 450, 277, 'time (s)'], [2, 60, 8, 220, 'latency (ms)'], [28, 250, 36, 262, 'the 0 ms tick']] as const) {
+    assert.ok(dark(on, x0, y0, x1, y1) > 5, `${what} is written`);
+    assert.is(dark(off, x0, y0, x1, y1), 0, `${what} is absent without labels`);
+  }
+  // The digit drawn at 5 s is the font's 5: its top row is a full 5-pixel bar (x 413…417, y 261).
+  assert.equal([413, 414, 415, 416, 417].map((x) => on.px(x, 261).every((v) => v < 100)), [true, true, true, true, true]);
+  // The plot itself is the same pixels in both.
+  let differ = 0;
+  for (let y = 11; y < 255; y++) for (let x = 41; x < 790; x++) if (on.px(x, y).join() !== off.px(x, y).join()) differ++;
+  assert.is(differ, 0);
+  const bars = [{ label: 'voice', value: 0.9, min: 0.8 }];
+  const con = decode(complianceChart(bars)), coff = decode(complianceChart(bars, { labels: false }));
+  assert.ok(dark(con, 2, 60, 8, 220) > 5 && dark(coff, 2, 60, 8, 220) === 0, 'the compliance title');
+  assert.ok(dark(con, 20, 5, 36, 15) > 5 && dark(coff, 20, 5, 36, 15) === 0, 'the 100 % tick value');
+});
+
 test.run();

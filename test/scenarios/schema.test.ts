@@ -64,7 +64,7 @@ test('the base scenario of these tests is valid; --intent replaces the intent', 
 test('structural mistakes name file, line and key path', () => {
   assert.is(errorOf(edit('rate: 2mbit }', 'rate: 2mbit, colour: red }')), 'F:6: traffic[1]: unknown key "colour"');
   assert.is(errorOf(edit('duration: 10s', 'duration: 10 parsecs')), 'F:3: duration: expected a duration like "20ms", got "10 parsecs"');
-  assert.is(errorOf(edit('profile: voice', 'profile: fax')), 'F:5: traffic[0].profile: Invalid option: expected one of "voice"|"video"|"bulk"|"web"');
+  assert.is(errorOf(edit('profile: voice', 'profile: fax')), 'F:5: traffic[0].profile: Invalid option: expected one of "voice"|"video"|"bulk"|"web"|"file"');
   assert.is(errorOf(edit('{ at: 2s, cut: "mpls:p2" }', '{ at: 2s, cut: "mpls:p2", restore: "mpls:p2" }')), 'F:8: events[0]: expected exactly one action of cut, restore, impair, clear, surge, restartAgent, got cut and restore');
   assert.is(errorOf(edit('{ sla: { class: voice', '{ sla: { flow: call, class: voice')), 'F:11: assert[0].sla: expected exactly one of "class" or "flow"');
   assert.match(errorOf(edit('traffic:\n', 'traffic: []\nx:\n')), /^F:4: traffic: Too small/);
@@ -82,11 +82,53 @@ test('cross-references to the lab and intent name what exists', () => {
   assert.is(errorOf(edit('rate: 2mbit }', 'rate: 2mbit, port: 20000 }')), 'F:6: traffic[1].port: port 20000 is already used by flow "call"');
 });
 
+test('wanopt-repeat sends one seeded file three times and asserts the WAN-opt data reduction', () => {
+  const s = loadScenario('scenarios/wanopt/wanopt-repeat.yaml');
+  assert.equal(s.flows.map((f) => [f.name, f.profile, f.port, f.size, f.repeat, f.seed]), [['report', 'file', 5001, 4 * 1024 ** 2, 3, 7]]);
+  assert.equal(s.intent!.wanopt.classes, ['files']);
+  assert.equal(s.doc.assert.map((a) => a.wanoptReduction), [{ min: 0.5 }, { node: 'edge1', min: 0.5 }]);
+  // The new trust limits have their documented defaults.
+  assert.equal([s.doc.trust.maxAgentLoopLag, s.doc.trust.maxDelayLineLate], [50, 10]);
+});
+
+test('file flows and wanoptReduction assertions: mistakes name the key path', () => {
+  const wlab = resolve('scenarios/labs/wanopt/lab.yaml');
+  const w = `name: w
+lab: ${wlab}
+duration: 10s
+traffic:
+  - { name: f, class: files, profile: file, from: host1, to: host2, port: 5001, size: 1mib }
+assert:
+  - { wanoptReduction: { min: 50% } }
+`;
+  const f = join(dir, 'w.yaml');
+  writeFileSync(f, w);
+  assert.equal(loadScenario(f).doc.assert[0]!.wanoptReduction, { min: 0.5 });
+  const we = (from: string, to: string) => { assert.ok(w.includes(from), from); return w.replace(from, to); };
+  assert.is(errorOf(we('min: 50%', 'min: 50%, class: files')), 'F:7: assert[0].wanoptReduction: unknown key "class"');
+  assert.is(errorOf(we('min: 50%', 'min: lots')), 'F:7: assert[0].wanoptReduction.min: expected a percentage like "1%", got "lots"');
+  assert.is(errorOf(we('min: 50% }', 'min: 50%, node: edge9 }')), 'F:7: assert[0].wanoptReduction.node: "edge9" is not an edge of the lab (edges: edge1, edge2)');
+  assert.is(errorOf(we('size: 1mib', 'size: 1gb')), 'F:5: traffic[0].size: expected at most 256mib for a file flow, got 1000000000 bytes');
+  assert.is(errorOf(we('size: 1mib', 'repeat: 0')), 'F:5: traffic[0].repeat: Too small: expected number to be >=1');
+  assert.is(errorOf(edit('rate: 2mbit }', 'rate: 2mbit, repeat: 2 }')), 'F:6: traffic[1].repeat: only a "file" flow takes "repeat" (this one is "bulk")');
+  // The dual-wan intent proxies nothing: a data-reduction assertion cannot be judged there.
+  assert.match(errorOf(edit('  - { sla: { class: voice, from: voice, min: 90% } }', '  - { wanoptReduction: { min: 10% } }')),
+    /^F:11: assert\[0\]\.wanoptReduction: the intent .*dual-wan\/intent\.yaml proxies no class through WAN-opt/);
+  // A candidate intent (--intent, as patronus verify gives it) without WAN-opt is no input error: the run judges it (a fail).
+  writeFileSync(f, edit('  - { sla: { class: voice, from: voice, min: 90% } }', '  - { wanoptReduction: { min: 10% } }'));
+  assert.is(loadScenario(f, { intent: 'scenarios/labs/dual-wan/intent.yaml' }).intent!.wanopt.classes.length, 0);
+  assert.is(errorOf(edit('{ sla: { class: voice, from: voice, min: 90% } }', '{ wanoptReduction: { min: 10% }, loss: { class: voice, max: 1% } }')),
+    'F:11: assert[0]: expected exactly one of sla, failoverGap, loss, goodput, latency, wanoptReduction, got loss and wanoptReduction');
+});
+
 test('the JSON Schema is strict and requires lab, duration and traffic', () => {
   const s = scenarioJsonSchema() as { $id: string; additionalProperties: boolean; required: string[] };
   assert.is(s.$id, 'https://patronus.dev/schemas/scenario-v1.json');
   assert.is(s.additionalProperties, false);
   assert.equal(s.required.sort(), ['duration', 'lab', 'traffic']);
+  // It is the committed file, wanoptReduction and the file profile included (scripts/emit-schemas.ts writes it).
+  assert.equal(JSON.parse(readFileSync('scenarios/scenario.schema.json', 'utf8')), JSON.parse(JSON.stringify(scenarioJsonSchema())));
+  assert.match(JSON.stringify(s), '"wanoptReduction"');
 });
 
 test('`patronus scenario run` exits 2 on a bad scenario or a missing --intent, and deploys nothing', () => {

@@ -17,6 +17,12 @@ export interface DirStats {
   drop_loss: number; drop_down: number; drop_queue: number; drop_tx: number; max_queue_bytes: number;
   delay_ns: number; jitter_ns: number; loss_kind: number; p: number; r: number; loss_good: number; loss_bad: number;
   ge_bad: number; down: number; rate_bps: number; buffer_bytes: number; steps: number;
+  /**
+   * How late packets left against their due time (arrival + delay ± jitter): the worst, ns, and a sparse
+   * histogram of [bucket, packets] pairs since start — bucket b holds lateness below b+1 µs for b < 8,
+   * then four linear sub-buckets per power of two (scenarios/trust.ts `lateBucketUpperUs` decodes them).
+   */
+  late_max_ns: number; late_hist: [number, number][];
 }
 export interface LineStats { uptime_ns: number; schedule: number; dirs: [DirStats, DirStats] }
 

@@ -4,9 +4,31 @@
  * added to `networks` when `advertiseLan` is set, and only the policies its neighbours name. A site without
  * BGP gets `{}` (no BGP), so bundles of intents without BGP are unchanged.
  */
+import { isIPv6 } from 'node:net';
 import type { BundleBgp } from '../../dataplane/bundle/index.ts';
+import { InputError, type InputIssue } from '../../dataplane/validate.ts';
 import type { Intent } from '../intent/index.ts';
 import type { EdgeView } from './attach.ts';
+
+/**
+ * Check the intent's BGP neighbours against the edges' addresses: an IPv6 neighbour needs an IPv6
+ * address on some interface of every edge of its site (else the session can never come up, and no
+ * IPv6 next hop could be judged on-link). Example error:
+ * `intent.yaml: bgp.sites.s1.neighbors[1].address: IPv6 neighbour 2001:db8:ff::2, but edge edge1 has no IPv6 interface address (give its link endpoint an ipv6)`.
+ * @throws InputError naming the intent file and key path.
+ */
+export function checkBgpNeighbors(intent: Intent, edges: readonly EdgeView[], intentFile: string): void {
+  const issues: InputIssue[] = [];
+  for (const edge of edges) {
+    const site = intent.bgp.sites?.[edge.site.name];
+    if (!site) continue;
+    const has6 = [...edge.wans, ...edge.lans].some((x) => x.iface.ipv6.length > 0);
+    site.neighbors.forEach((n, i) => {
+      if (isIPv6(n.address) && !has6) issues.push({ path: ['bgp', 'sites', edge.site.name, 'neighbors', i, 'address'], message: `IPv6 neighbour ${n.address}, but edge ${edge.node} has no IPv6 interface address (give its link endpoint an ipv6)` });
+    });
+  }
+  if (issues.length) throw new InputError(intentFile, issues);
+}
 
 export function buildBgp(intent: Intent, edge: EdgeView): BundleBgp {
   const site = intent.bgp.sites?.[edge.site.name];

@@ -13,7 +13,7 @@ import { BUNDLE_API_VERSION, Bundle, contentHash } from '../../dataplane/bundle/
 import type { Inventory } from '../../dataplane/inventory.ts';
 import type { Intent } from '../intent/index.ts';
 import { attachInventory, type EdgeView } from './attach.ts';
-import { buildBgp } from './bgp.ts';
+import { buildBgp, checkBgpNeighbors } from './bgp.ts';
 import { buildProbing } from './probing.ts';
 import { buildWanopt } from './wanopt.ts';
 import { buildTables } from './classifier.ts';
@@ -82,13 +82,15 @@ function qosClassesOf(tables: ReturnType<typeof buildTables>, rules: Bundle['rul
  *   bundles.get('edge1')!.bundle.paths   // [{ id: 1, peerNode: 'edge2', transport: 'inet', … }, …]
  *
  * @throws InputError naming the intent file and key path when inventory and intent disagree: an edge on a
- *   site the intent lacks, an intent site with no edge, a rule preferring a transport no edge attaches to.
+ *   site the intent lacks, an intent site with no edge, a rule preferring a transport no edge attaches to,
+ *   an IPv6 BGP neighbour of a site whose edge has no IPv6 address.
  */
 export function compile(inventory: Inventory, intent: Intent, opts: CompileOptions = {}): CompileResult {
   const warnings: string[] = [];
   const { edges, attached, warnings: attachWarnings } = attachInventory(inventory, intent, opts.intentFile ?? 'intent', opts.inventoryFile ?? 'inventory');
   warnings.push(...attachWarnings);
   pairWarnings(intent, edges, warnings);
+  checkBgpNeighbors(intent, edges, opts.intentFile ?? 'intent');
   const tables = buildTables(intent, attached, warnings);
   const sitesWithEdges = new Set(edges.map((e) => e.site.name));
   const wanopt = buildWanopt(intent, opts.intentFile ?? 'intent', warnings);
@@ -117,6 +119,7 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
       interfaces: {
         wan: edge.wans.map((w) => ({
           name: w.iface.name, transport: w.transport.name, ipv4: [...w.iface.ipv4],
+          ...(w.iface.ipv6.length ? { ipv6: [...w.iface.ipv6] } : {}),
           ...(w.iface.gateway !== undefined ? { gateway: w.iface.gateway } : {}),
           mtu: w.mtu, role: w.transport.role, metered: w.transport.metered,
           bandwidthUp: w.transport.bandwidth?.up ?? 0, bandwidthDown: w.transport.bandwidth?.down ?? 0,
@@ -125,6 +128,7 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
         })),
         lan: edge.lans.map((l) => ({
           name: l.iface.name, segment: l.segment, ipv4: [...l.iface.ipv4],
+          ...(l.iface.ipv6.length ? { ipv6: [...l.iface.ipv6] } : {}),
           ...(l.iface.vlan !== undefined ? { vlan: l.iface.vlan } : {}),
         })),
       },

@@ -127,6 +127,7 @@ export class AgentBgp {
       } else {
         if (!previous) this.batch.added++; else this.batch.changed++;
         const route: BgpFibRoute = { segment, prefix, nextHop: best.attrs.nextHop, peer: best.peer?.id, ibgp: best.peer?.ibgp ?? false };
+        if (best.attrs.nextHopLinkLocal) route.nextHopLinkLocal = best.attrs.nextHopLinkLocal;
         this.best.set(k, route);
         this.changed.set(k, { segment, prefix, route });
       }

@@ -22,21 +22,29 @@
  * table, and as an overlay
  * route of kind `local` when the interface is a LAN, `internet` when it is a WAN. Both kinds pass the
  * packet to the kernel stack in the LAN program, so a BGP more-specific inside a remote-site aggregate
- * leaves the overlay and follows the kernel route. IPv6 BGP routes are reported as skipped (the bundle's
- * interfaces carry IPv4 only). The overlay LPM map holds 65 536 IPv4 entries: BGP routes beyond
- * {@link OVERLAY_BGP_ROUTE_LIMIT} (counted with the bundle's routes) still go to the kernel but not into the
- * map, and are counted in `overlayOmitted` (a covering remote-site aggregate then still steers them into the
- * overlay).
+ * leaves the overlay and follows the kernel route. IPv6 routes follow the same rules against the
+ * interfaces' `ipv6` subnets (overlay entries in pt_routes6), with two differences: an IPv6 next hop must be
+ * on a connected subnet (no recursive resolution), and a link-local next hop (RFC 2545: MP_REACH carries
+ * global + link-local) is preferred as the gateway, as BIRD does for direct sessions — installed
+ * `via fe80::… dev IF`, IF being the interface of the global next hop or, when the global one is `::` or
+ * off-link, the interface facing the neighbour. Each overlay LPM map (pt_routes4, pt_routes6) holds
+ * 65 536 entries: BGP routes beyond {@link OVERLAY_BGP_ROUTE_LIMIT} of their family (counted with the
+ * bundle's routes of that family) still go to the kernel but not into the map, and are counted in
+ * `overlayOmitted` (a covering remote-site aggregate then still steers them into the overlay).
  */
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Bundle, BundleRoute } from '../bundle/schema.ts';
+import { addrToBigint, contains, networkOf as networkOfAny, parsePrefix } from '../net.ts';
 import { segmentTable, type KernelRoute, type RoutePlan } from './kernel-routes.ts';
 
 /** Route sources, best first. */
 export const SOURCE_RANK = { connected: 0, bundle: 1, ebgp: 2, ibgp: 3 } as const;
 export type RouteSource = keyof typeof SOURCE_RANK;
 
-/** IPv4 overlay route entries (bundle + BGP) the merge writes at most; pt_routes4 holds 65 536. */
+/**
+ * Overlay route entries (bundle + BGP) the merge writes at most per family: into pt_routes4 for IPv4
+ * prefixes, pt_routes6 for IPv6 ones; each map holds 65 536.
+ */
 export const OVERLAY_BGP_ROUTE_LIMIT = 60_000;
 
 /** One best path from the speaker, reduced to what the FIB needs. */
@@ -44,6 +52,11 @@ export interface BgpFibRoute {
   segment: string;
   prefix: string;
   nextHop?: string;
+  /**
+   * IPv6 only: the link-local next hop the neighbour sent beside the global one (MP_REACH next hop of
+   * 32 bytes, RFC 2545), e.g. "fe80::1". Preferred as the installed gateway.
+   */
+  nextHopLinkLocal?: string;
   /** Neighbour address; undefined for routes this speaker originates. */
   peer?: string;
   ibgp: boolean;
@@ -57,7 +70,10 @@ export interface InstalledBgpRoute {
   kind: 'local' | 'internet';
   source: 'ebgp' | 'ibgp';
   peer: string;
-  /** Recursive next hop only: the gateway actually installed, from the route covering `nextHop`. */
+  /**
+   * The gateway actually installed when it is not `nextHop`: the gateway of the route covering a
+   * recursive next hop, or an IPv6 link-local next hop.
+   */
   via?: string;
 }
 
@@ -85,6 +101,10 @@ function ip4(a: string): number {
 function inSubnet(addr: string, ifAddr: string): boolean {
   const [base, len] = ifAddr.split('/');
   const bits = Number(len ?? 32);
+  if (addr.includes(':')) {
+    const p = parsePrefix(ifAddr, true);
+    return p?.family === 6 && contains(p, addr);
+  }
   if (!isIPv4(addr) || !isIPv4(base!)) return false;
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
   return ((ip4(addr) & mask) >>> 0) === ((ip4(base!) & mask) >>> 0);
@@ -97,6 +117,58 @@ function networkOf(ifAddr: string): string {
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
   const n = (ip4(base!) & mask) >>> 0;
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${bits}`;
+}
+
+/** An interface's addresses of one family. */
+const addrsOf = (i: { ipv4: string[]; ipv6?: string[] }, v6: boolean) => (v6 ? i.ipv6 ?? [] : i.ipv4);
+
+/** Family index of a prefix: 0 IPv4 (pt_routes4), 1 IPv6 (pt_routes6); the overlay limit is per family. */
+const famOf = (prefix: string): 0 | 1 => (prefix.includes(':') ? 1 : 0);
+
+const sameAddr = (a: string, b: string) => a === b || (a.includes(':') && b.includes(':') && addrToBigint(a) === addrToBigint(b));
+
+const isLinkLocal6 = (a: string) => /^fe[89ab][0-9a-f]:/i.test(a);
+
+/** Where a next hop leads, decided once per (segment, next hop). */
+interface HopJudgement { dev?: string; kind?: 'local' | 'internet'; reason?: string }
+
+/**
+ * A next hop on a connected subnet: a LAN of the segment (kind local) or any WAN (kind internet), of the
+ * next hop's family. reason 'recursive' when no connected subnet holds it; a reason too when it is this
+ * edge's own address.
+ */
+function judgeNextHop(bundle: Bundle, segment: string, nh: string): HopJudgement {
+  const v6 = nh.includes(':');
+  const { lan: lans, wan: wans } = bundle.interfaces;
+  const own = [...lans, ...wans].some((i) => addrsOf(i, v6).some((a) => sameAddr(a.split('/')[0]!, nh)));
+  if (own) return { reason: `next hop ${nh} is this edge` };
+  const lan = lans.find((l) => l.segment === segment && addrsOf(l, v6).some((a) => inSubnet(nh, a)));
+  if (lan) return { dev: lan.name, kind: 'local' };
+  const wan = wans.find((w) => addrsOf(w, v6).some((a) => inSubnet(nh, a)));
+  return wan ? { dev: wan.name, kind: 'internet' } : { reason: 'recursive' };
+}
+
+/**
+ * Gateway and interface of an IPv6 BGP route: the link-local next hop when the neighbour sent one (or
+ * sent only one), else the global one; the interface is the one whose subnet holds the global next hop,
+ * else — a link-local next hop beside a global `::` or an off-link global one — the interface facing the
+ * neighbour (its address on a connected subnet). Example: nextHop 2001:db8:ff::2 + nextHopLinkLocal
+ * fe80::2 with wan0 = 2001:db8:ff::1/64 → via fe80::2 dev wan0.
+ */
+function judgeV6(r: BgpFibRoute, judge: (nh: string) => HopJudgement): HopJudgement & { via?: string } {
+  const nh = r.nextHop;
+  const ll = r.nextHopLinkLocal ?? (nh !== undefined && isLinkLocal6(nh) ? nh : undefined);
+  const global = nh !== undefined && isIPv6(nh) && nh !== '::' && !isLinkLocal6(nh) ? nh : undefined;
+  if (!global && !ll) return { reason: `next hop ${nh ?? 'missing'} is not IPv6` };
+  if (global) {
+    const j = judge(global);
+    if (j.dev) return { via: ll ?? global, dev: j.dev, kind: j.kind };
+    if (j.reason !== 'recursive') return j;
+    if (!ll) return { reason: `next hop ${global} is not on a connected IPv6 subnet (IPv6 next hops are not resolved recursively)` };
+  }
+  const facing = r.peer === undefined ? undefined : judge(r.peer);
+  if (facing?.dev) return { via: ll, dev: facing.dev, kind: facing.kind };
+  return { reason: `link-local next hop ${ll} has no interface: neither the global next hop nor the neighbour ${r.peer} is on a connected subnet` };
 }
 
 const tableOf = (b: Bundle, segment: string): number | 'main' | undefined => {
@@ -114,7 +186,8 @@ const tableOf = (b: Bundle, segment: string): number | 'main' | undefined => {
  */
 export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFibRoute[]): MergedFib {
   const out: MergedFib = { kernel: { routes: [...plan.routes], rules: [...plan.rules], skipped: [...plan.skipped] }, overlay: new Map(), bgp: { installed: [], skipped: [], originated: 0, overlayOmitted: 0 } };
-  let overlayRoutes = bundle.segments.reduce((n, s) => n + s.routes.length, 0);
+  const overlayRoutes: [number, number] = [0, 0];
+  for (const s of bundle.segments) for (const r of s.routes) overlayRoutes[famOf(r.prefix)]++;
   // Who holds each (segment, prefix) before BGP: connected, then bundle.
   const holder = new Map<string, RouteSource>();
   const key = (segment: string, prefix: string) => `${segment}|${prefix}`;
@@ -125,8 +198,14 @@ export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFi
   };
   const wans = bundle.interfaces.wan;
   for (const seg of bundle.segments) {
-    for (const l of bundle.interfaces.lan.filter((x) => x.segment === seg.name)) for (const a of l.ipv4) claim(seg.name, networkOf(a), 'connected');
-    for (const w of wans) for (const a of w.ipv4) claim(seg.name, networkOf(a), 'connected');
+    for (const l of bundle.interfaces.lan.filter((x) => x.segment === seg.name)) {
+      for (const a of l.ipv4) claim(seg.name, networkOf(a), 'connected');
+      for (const a of l.ipv6 ?? []) claim(seg.name, networkOfAny(a), 'connected');
+    }
+    for (const w of wans) {
+      for (const a of w.ipv4) claim(seg.name, networkOf(a), 'connected');
+      for (const a of w.ipv6 ?? []) claim(seg.name, networkOfAny(a), 'connected');
+    }
     for (const r of seg.routes) claim(seg.name, r.prefix, r.kind === 'local' ? 'connected' : 'bundle');
   }
   const segOfTable = new Map(bundle.segments.map((s, i) => [i === 0 ? 'main' : segmentTable(s.id), s.name] as const));
@@ -138,31 +217,25 @@ export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFi
   const sorted = bgp.map((r) => ({ r, o: orderOf(r.segment, r.prefix, 0) })).sort((a, b) => compareOrder(a.o, b.o)).map((x) => x.r);
   const skip = (r: BgpFibRoute, reason: string) => out.bgp.skipped.push({ segment: r.segment, prefix: r.prefix, reason });
   // A full table has few distinct next hops: judge each (segment, next hop) once, not once per prefix.
-  const hops = new Map<string, { dev?: string; kind?: 'local' | 'internet'; reason?: string }>();
+  const hops = new Map<string, HopJudgement>();
   const judge = (segment: string, nh: string) => {
     const k = `${segment}|${nh}`;
     let j = hops.get(k);
-    if (j) return j;
-    const own = [...bundle.interfaces.lan, ...wans].some((i) => i.ipv4.some((a) => a.split('/')[0] === nh));
-    const lan = own ? undefined : bundle.interfaces.lan.find((l) => l.segment === segment && l.ipv4.some((a) => inSubnet(nh, a)));
-    const wan = own || lan ? undefined : wans.find((w) => w.ipv4.some((a) => inSubnet(nh, a)));
-    j = own ? { reason: `next hop ${nh} is this edge` }
-      : lan ? { dev: lan.name, kind: 'local' } : wan ? { dev: wan.name, kind: 'internet' }
-      : { reason: 'recursive' };
-    hops.set(k, j);
+    if (!j) hops.set(k, (j = judgeNextHop(bundle, segment, nh)));
     return j;
   };
-  const install = (r: BgpFibRoute, source: 'ebgp' | 'ibgp', table: number | 'main', via: string, dev: string, kind: 'local' | 'internet', recursive: boolean) => {
+  const install = (r: BgpFibRoute, source: 'ebgp' | 'ibgp', table: number | 'main', via: string, dev: string, kind: 'local' | 'internet') => {
     // No holder.set: the speaker gives one best path per (segment, prefix), so no later BGP route can
     // collide with this one (and a million Map.set calls per batch are not free).
     out.kernel.routes.push({ dst: r.prefix, via, dev, table });
-    if (overlayRoutes < OVERLAY_BGP_ROUTE_LIMIT) {
+    const f = famOf(r.prefix);
+    if (overlayRoutes[f] < OVERLAY_BGP_ROUTE_LIMIT) {
       const list = out.overlay.get(r.segment) ?? [];
       list.push(kind === 'local' ? { prefix: r.prefix, kind, interface: dev } : { prefix: r.prefix, kind });
       out.overlay.set(r.segment, list);
-      overlayRoutes++;
+      overlayRoutes[f]++;
     } else out.bgp.overlayOmitted++;
-    out.bgp.installed.push({ segment: r.segment, prefix: r.prefix, nextHop: r.nextHop!, dev, kind, source, peer: r.peer!, ...(recursive ? { via } : {}) });
+    out.bgp.installed.push({ segment: r.segment, prefix: r.prefix, nextHop: r.nextHop!, dev, kind, source, peer: r.peer!, ...(via !== r.nextHop ? { via } : {}) });
   };
   // Next hops off every connected subnet wait for the second pass: resolved through the merged routes.
   const deferred: { r: BgpFibRoute; source: 'ebgp' | 'ibgp'; table: number | 'main' }[] = [];
@@ -171,14 +244,19 @@ export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFi
     const source: 'ebgp' | 'ibgp' = r.ibgp ? 'ibgp' : 'ebgp';
     const table = tableOf(bundle, r.segment);
     if (table === undefined) { skip(r, `segment ${r.segment} is not in the bundle`); continue; }
-    if (r.prefix.includes(':')) { skip(r, 'IPv6 routes are not programmed (the bundle carries IPv4 interfaces only)'); continue; }
     const held = holder.get(key(r.segment, r.prefix));
     if (held !== undefined && SOURCE_RANK[held] < SOURCE_RANK[source]) { skip(r, `shadowed by a ${held} route`); continue; }
+    if (r.prefix.includes(':')) {
+      const j = judgeV6(r, (nh) => judge(r.segment, nh));
+      if (!j.dev || !j.kind || !j.via) { skip(r, j.reason!); continue; }
+      install(r, source, table, j.via, j.dev, j.kind);
+      continue;
+    }
     if (!r.nextHop || !isIPv4(r.nextHop)) { skip(r, `next hop ${r.nextHop ?? 'missing'} is not IPv4`); continue; }
     const { dev, kind, reason } = judge(r.segment, r.nextHop);
     if (reason === 'recursive') { deferred.push({ r, source, table }); continue; }
     if (!dev || !kind) { skip(r, reason!); continue; }
-    install(r, source, table, r.nextHop, dev, kind, false);
+    install(r, source, table, r.nextHop, dev, kind);
   }
   if (!deferred.length) return out;
 
@@ -217,7 +295,7 @@ export function mergeRoutes(bundle: Bundle, plan: RoutePlan, bgp: readonly BgpFi
     if (!cover) { skip(r, `next hop ${r.nextHop} is neither on a connected subnet nor covered by a route`); continue; }
     if (cover.blackhole || !cover.via || !cover.dev) { skip(r, `next hop ${r.nextHop} resolves to ${cover.dst}, which has no gateway (${cover.blackhole ? 'blackhole' : 'no next hop'})`); continue; }
     const kind = bundle.interfaces.lan.some((l) => l.name === cover.dev) ? 'local' : 'internet';
-    install(r, source, table, cover.via, cover.dev, kind, true);
+    install(r, source, table, cover.via, cover.dev, kind);
   }
   return out;
 }
@@ -303,6 +381,8 @@ interface Entry extends Order {
   res?: Resolution;
   /** Overlay place: 0 none, 1 holds one (the set S), 2 waits for one (the set R). */
   ov: 0 | 1 | 2;
+  /** Family (0 IPv4, 1 IPv6): which map's places it competes for. */
+  fam: 0 | 1;
   /** Bumped on every overlay move: heap items of an older generation are stale. */
   gen: number;
 }
@@ -384,17 +464,18 @@ class EntryHeap {
 export class IncrementalFib {
   private readonly entries = new Map<string, Entry>();
   private readonly holder = new Map<string, RouteSource>();
-  private readonly hops = new Map<string, { dev?: string; kind?: 'local' | 'internet'; reason?: string }>();
+  private readonly hops = new Map<string, HopJudgement>();
   /** Per table: prefix length → network → route; the bundle's routes and the directly installed BGP routes. */
   private readonly lpm = new Map<number | 'main', Map<number, Map<number, KernelRoute>>>();
   private readonly resolutions = new Map<number | 'main', Map<string, Resolution>>();
   private readonly tables = new Map<string, number | 'main'>();
   private readonly lanNames: Set<string>;
-  private readonly overlayPlaces: number;
-  private readonly holders = new EntryHeap((a, b) => compareOrder(a, b) > 0, (e) => e.ov === 1);
-  private readonly waiting = new EntryHeap((a, b) => compareOrder(a, b) < 0, (e) => e.ov === 2);
-  private held = 0;
-  private waitingCount = 0;
+  /** Per family (index 0 IPv4, 1 IPv6): overlay places, holders, waiting routes and their counts. */
+  private readonly overlayPlaces: [number, number];
+  private readonly holders = [0, 1].map(() => new EntryHeap((a, b) => compareOrder(a, b) > 0, (e) => e.ov === 1));
+  private readonly waiting = [0, 1].map(() => new EntryHeap((a, b) => compareOrder(a, b) < 0, (e) => e.ov === 2));
+  private readonly held = [0, 0];
+  private readonly waitingCount = [0, 0];
   private readonly skippedSet = new Set<Entry>();
   private readonly accepted = new Map<string, number>();
   /** BGP routes installed in the kernel. */
@@ -410,7 +491,8 @@ export class IncrementalFib {
   private tracking = false;
 
   constructor(private readonly bundle: Bundle, private readonly plan: RoutePlan, bgp: Iterable<BgpFibRoute>) {
-    this.overlayPlaces = OVERLAY_BGP_ROUTE_LIMIT - bundle.segments.reduce((n, s) => n + s.routes.length, 0);
+    this.overlayPlaces = [OVERLAY_BGP_ROUTE_LIMIT, OVERLAY_BGP_ROUTE_LIMIT];
+    for (const s of bundle.segments) for (const r of s.routes) this.overlayPlaces[famOf(r.prefix)]--;
     this.lanNames = new Set(bundle.interfaces.lan.map((l) => l.name));
     bundle.segments.forEach((s, i) => this.tables.set(s.name, i === 0 ? 'main' : segmentTable(s.id)));
     const claim = (segment: string, prefix: string, src: RouteSource) => {
@@ -419,8 +501,14 @@ export class IncrementalFib {
       if (cur === undefined || SOURCE_RANK[src] < SOURCE_RANK[cur]) this.holder.set(k, src);
     };
     for (const seg of bundle.segments) {
-      for (const l of bundle.interfaces.lan.filter((x) => x.segment === seg.name)) for (const a of l.ipv4) claim(seg.name, networkOf(a), 'connected');
-      for (const w of bundle.interfaces.wan) for (const a of w.ipv4) claim(seg.name, networkOf(a), 'connected');
+      for (const l of bundle.interfaces.lan.filter((x) => x.segment === seg.name)) {
+        for (const a of l.ipv4) claim(seg.name, networkOf(a), 'connected');
+        for (const a of l.ipv6 ?? []) claim(seg.name, networkOfAny(a), 'connected');
+      }
+      for (const w of bundle.interfaces.wan) {
+        for (const a of w.ipv4) claim(seg.name, networkOf(a), 'connected');
+        for (const a of w.ipv6 ?? []) claim(seg.name, networkOfAny(a), 'connected');
+      }
       for (const r of seg.routes) claim(seg.name, r.prefix, r.kind === 'local' ? 'connected' : 'bundle');
     }
     const segOfTable = new Map([...this.tables].map(([s, t]) => [t, s] as const));
@@ -449,7 +537,7 @@ export class IncrementalFib {
       if (!c.route) { this.entries.delete(key); continue; }
       const o = orderOf(c.segment, c.prefix, 0);
       // Every field from the start: one object shape for a million entries keeps V8's accesses monomorphic.
-      const e: Entry = { pass: 0, segment: o.segment, n: o.n, prefix: o.prefix, r: c.route, key, table: undefined, kr: undefined, kind: undefined, skip: undefined, res: undefined, ov: 0, gen: 0 };
+      const e: Entry = { pass: 0, segment: o.segment, n: o.n, prefix: o.prefix, r: c.route, key, table: undefined, kr: undefined, kind: undefined, skip: undefined, res: undefined, ov: 0, fam: famOf(c.prefix), gen: 0 };
       this.entries.set(key, e);
       this.attach(e);
     }
@@ -468,8 +556,7 @@ export class IncrementalFib {
       if (now) { if (!before || before.via !== now.via || before.dev !== now.dev) upsert.push(now); }
       else if (before) remove.push(before);
     }
-    this.holders.compact(this.held);
-    this.waiting.compact(this.waitingCount);
+    for (const f of [0, 1]) { this.holders[f]!.compact(this.held[f]!); this.waiting[f]!.compact(this.waitingCount[f]!); }
     return { upsert, remove, overlayChanged: this.overlayChanged };
   }
 
@@ -479,9 +566,13 @@ export class IncrementalFib {
     const source = r.ibgp ? 'ibgp' : 'ebgp';
     e.table = this.tables.get(r.segment);
     if (e.table === undefined) return this.skip(e, `segment ${r.segment} is not in the bundle`);
-    if (r.prefix.includes(':')) return this.skip(e, 'IPv6 routes are not programmed (the bundle carries IPv4 interfaces only)');
     const held = this.holder.get(e.key);
     if (held !== undefined && SOURCE_RANK[held] < SOURCE_RANK[source]) return this.skip(e, `shadowed by a ${held} route`);
+    if (e.fam === 1) {
+      const j = judgeV6(r, (nh) => this.judge(r.segment, nh));
+      if (!j.dev || !j.kind || !j.via) return this.skip(e, j.reason!);
+      return this.install(e, j.via, j.dev, j.kind);
+    }
     if (!r.nextHop || !isIPv4(r.nextHop)) return this.skip(e, `next hop ${r.nextHop ?? 'missing'} is not IPv4`);
     const { dev, kind, reason } = this.judge(r.segment, r.nextHop);
     if (reason === 'recursive') {
@@ -551,18 +642,10 @@ export class IncrementalFib {
     e.kr = undefined;
   }
 
-  private judge(segment: string, nh: string) {
+  private judge(segment: string, nh: string): HopJudgement {
     const k = `${segment}|${nh}`;
     let j = this.hops.get(k);
-    if (j) return j;
-    const { lan: lans, wan: wans } = this.bundle.interfaces;
-    const own = [...lans, ...wans].some((i) => i.ipv4.some((a) => a.split('/')[0] === nh));
-    const lan = own ? undefined : lans.find((l) => l.segment === segment && l.ipv4.some((a) => inSubnet(nh, a)));
-    const wan = own || lan ? undefined : wans.find((w) => w.ipv4.some((a) => inSubnet(nh, a)));
-    j = own ? { reason: `next hop ${nh} is this edge` }
-      : lan ? { dev: lan.name, kind: 'local' as const } : wan ? { dev: wan.name, kind: 'internet' as const }
-      : { reason: 'recursive' };
-    this.hops.set(k, j);
+    if (!j) this.hops.set(k, (j = judgeNextHop(this.bundle, segment, nh)));
     return j;
   }
 
@@ -594,8 +677,8 @@ export class IncrementalFib {
   }
 
   private addCandidate(e: Entry): void {
-    if (this.held < this.overlayPlaces) return this.place(e, 1);
-    const top = this.holders.peek();
+    if (this.held[e.fam]! < this.overlayPlaces[e.fam]) return this.place(e, 1);
+    const top = this.holders[e.fam]!.peek();
     if (top && compareOrder(e, top) < 0) { this.place(top, 2); this.place(e, 1); } else this.place(e, 2);
   }
 
@@ -603,17 +686,18 @@ export class IncrementalFib {
     const was = e.ov;
     this.place(e, 0);
     if (was !== 1) return;
-    const next = this.waiting.peek();
+    const next = this.waiting[e.fam]!.peek();
     if (next) this.place(next, 1);
   }
 
   private place(e: Entry, ov: 0 | 1 | 2): void {
-    if (e.ov === 1) { this.held--; this.overlayChanged = true; }
-    if (e.ov === 2) this.waitingCount--;
+    const f = e.fam;
+    if (e.ov === 1) { this.held[f]!--; this.overlayChanged = true; }
+    if (e.ov === 2) this.waitingCount[f]!--;
     e.ov = ov;
     e.gen++;
-    if (ov === 1) { this.held++; this.overlayChanged = true; this.holders.push(e); }
-    if (ov === 2) { this.waitingCount++; this.waiting.push(e); }
+    if (ov === 1) { this.held[f]!++; this.overlayChanged = true; this.holders[f]!.push(e); }
+    if (ov === 2) { this.waitingCount[f]!++; this.waiting[f]!.push(e); }
   }
 
   /** Installed entries in merge order. */
@@ -634,12 +718,12 @@ export class IncrementalFib {
   get kernelRouteCount(): number { return this.plan.routes.length + this.installedCount; }
 
   /** Installed in the kernel but without an overlay map place. */
-  get overlayOmitted(): number { return this.installedCount - this.held; }
+  get overlayOmitted(): number { return this.installedCount - this.held[0]! - this.held[1]!; }
 
   /** The BGP routes holding an overlay map place, per segment, in merge order (what {@link withOverlayRoutes} takes). */
   overlay(): Map<string, BundleRoute[]> {
     const held: Entry[] = [];
-    for (const e of this.holders.items) if (e.g === e.e.gen && e.e.ov === 1) held.push(e.e);
+    for (const h of this.holders) for (const e of h.items) if (e.g === e.e.gen && e.e.ov === 1) held.push(e.e);
     held.sort(compareOrder);
     const out = new Map<string, BundleRoute[]>();
     for (const e of held) {
@@ -674,7 +758,7 @@ export class IncrementalFib {
       bgp: {
         installed: inst.map((e) => ({
           segment: e.segment, prefix: e.r.prefix, nextHop: e.r.nextHop!, dev: e.kr!.dev!, kind: e.kind!, source: e.r.ibgp ? 'ibgp' as const : 'ebgp' as const, peer: e.r.peer!,
-          ...(e.pass === 1 ? { via: e.kr!.via! } : {}),
+          ...(e.kr!.via !== e.r.nextHop ? { via: e.kr!.via! } : {}),
         })),
         skipped: this.skipped(),
         originated: this.originated,

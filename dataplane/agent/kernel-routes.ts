@@ -6,7 +6,8 @@
  *
  * Every route carries protocol number {@link RTPROT_PATRONUS} so the agent can find its own routes and
  * replace them in place (`ip route replace`), deleting only those no longer wanted: no forwarding gap on
- * updates and nothing touched that the agent did not write.
+ * updates and nothing touched that the agent did not write. IPv4 and IPv6 routes share one batch (`ip`
+ * takes the family from the destination); the full read lists both families.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,9 +23,9 @@ export const RTPROT_PATRONUS = 250;
 export const segmentTable = (id: number) => 1000 + id;
 
 export interface KernelRoute {
-  /** Destination prefix ("default" is written 0.0.0.0/0). */
+  /** Destination prefix, IPv4 or IPv6 ("default" is written 0.0.0.0/0). */
   dst: string;
-  /** Next hop; absent for blackholes. */
+  /** Next hop; absent for blackholes. An IPv6 link-local next hop ("fe80::1") needs `dev`. */
   via?: string;
   dev?: string;
   blackhole?: boolean;
@@ -198,6 +199,21 @@ export class KernelRouteWriter {
     return this.opts.netns ? ['-n', this.opts.netns, ...args] : args;
   }
 
+  /**
+   * The kernel's proto-250 routes of one family, every table, keyed as the plans write them: an IPv6
+   * "default" reads back as ::/0, and host routes (which `ip` prints without a length) get /32 or /128 —
+   * otherwise a full write would delete the host routes it has just replaced.
+   */
+  private async readOwn(family: '-4' | '-6'): Promise<{ dst: string; table: number | 'main'; type?: string }[]> {
+    // BGP can make this a full table: no 1 MiB stdout cap.
+    const { stdout } = await execFileP('ip', this.ip([family, '-j', 'route', 'show', 'proto', String(RTPROT_PATRONUS), 'table', 'all']), { maxBuffer: 1 << 30 });
+    const host = family === '-6' ? '/128' : '/32';
+    return (JSON.parse(stdout || '[]') as { dst: string; table?: string; type?: string }[]).map((r) => ({
+      dst: r.dst === 'default' ? (family === '-6' ? '::/0' : 'default') : r.dst.includes('/') ? r.dst : r.dst + host, type: r.type,
+      table: r.table === undefined || r.table === 'main' ? ('main' as const) : Number(r.table),
+    }));
+  }
+
   /** Bring the kernel to `plan`: everything when `full` or nothing is known yet, else the difference. */
   async write(plan: RoutePlan, opts: { full?: boolean } = {}): Promise<RouteWriteStats> {
     const t0 = performance.now();
@@ -208,11 +224,7 @@ export class KernelRouteWriter {
     let stats: Omit<RouteWriteStats, 'ms'>;
     let next: Map<string, KernelRoute>;
     if (full) {
-      // BGP can make this a full table: no 1 MiB stdout cap.
-      const { stdout } = await execFileP('ip', this.ip(['-j', 'route', 'show', 'proto', String(RTPROT_PATRONUS), 'table', 'all']), { maxBuffer: 1 << 30 });
-      const current = (JSON.parse(stdout || '[]') as { dst: string; table?: string; type?: string }[]).map((r) => ({
-        dst: r.dst, type: r.type, table: r.table === undefined || r.table === 'main' ? ('main' as const) : Number(r.table),
-      }));
+      const current = [...await this.readOwn('-4'), ...await this.readOwn('-6')];
       next = new Map(plan.routes.map((r) => [routeKey(r), r]));
       // Through the map: one line per route even when the plan names a key twice (the last wins).
       lines = routeBatch({ ...plan, routes: [...next.values()] }, current);

@@ -327,7 +327,7 @@ export function exportAttributes(route: Route, to: PeerRef, ctx: ExportContext):
   if (!to.ibgp && a.communities?.includes(NO_EXPORT)) return undefined;
   const v6 = route.prefix.includes(':');
   const out: PathAttributes = { ...a };
-  delete out.mpReach; delete out.mpUnreach;
+  delete out.mpReach; delete out.mpUnreach; delete out.nextHopLinkLocal;
   if (a.unknown) {
     const keep = a.unknown.filter((u) => u.flags & F_TRANSITIVE).map((u) => ({ ...u, flags: u.flags | F_PARTIAL }));
     if (keep.length) out.unknown = keep; else delete out.unknown;

@@ -301,7 +301,8 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       else forEachNlri4(raw, (a, len) => accept(prefix4Text(a, len), attrs));
     }
     if (mp?.nlri.length && mp.nextHops[0]) {
-      const a6 = { ...attrs, nextHop: mp.nextHops[0] };
+      const a6: PathAttributes = { ...attrs, nextHop: mp.nextHops[0] };
+      if (mp.nextHops[1]) a6.nextHopLinkLocal = mp.nextHops[1];
       delete a6.mpReach;
       for (const p of mp.nlri) accept(p, a6);
     }

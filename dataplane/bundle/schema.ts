@@ -19,6 +19,8 @@ export const BundleWanInterface = z.strictObject({
   name: Name,
   transport: Name,
   ipv4: z.array(IfAddress()),
+  /** IPv6 interface addresses ("2001:db8::1/64"); absent = none (bundles of IPv4-only inventories omit it). */
+  ipv6: z.array(IfAddress()).optional(),
   gateway: IpAddress().optional(),
   mtu: z.number().int(),
   role: z.enum(['active', 'backup', 'last-resort']),
@@ -37,6 +39,8 @@ export const BundleLanInterface = z.strictObject({
   name: Name,
   segment: Name,
   ipv4: z.array(IfAddress()),
+  /** IPv6 interface addresses; absent = none (as on WAN interfaces). */
+  ipv6: z.array(IfAddress()).optional(),
   vlan: z.number().int().optional(),
 });
 

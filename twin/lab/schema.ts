@@ -176,8 +176,8 @@ export const ShortEndpoint = z.string().regex(/^[^:\s]+:[^:\s]+$/, 'expected "no
 export const TypedEndpoint = z.strictObject({
   node: z.string(),
   interface: z.string(),
-  ipv4: IfAddress().optional(),
-  ipv6: IfAddress().optional(),
+  ipv4: IfAddress().refine((a) => !a.includes(':'), { message: 'expected an IPv4 address with prefix length like "10.1.0.1/24" (IPv6 goes in ipv6)' }).optional(),
+  ipv6: IfAddress().refine((a) => a.includes(':'), { message: 'expected an IPv6 address with prefix length like "2001:db8::1/64" (IPv4 goes in ipv4)' }).optional(),
   mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, 'expected a MAC like "02:00:00:00:00:01"').optional(),
   /** Next hop reached through this interface (an edge's underlay gateway on a link to a provider router). */
   gateway: IpAddress().optional(),

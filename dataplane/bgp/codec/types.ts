@@ -78,6 +78,12 @@ export interface PathAttributes {
   origin?: 0 | 1 | 2;
   asPath?: AsPathSegment[];
   nextHop?: string;
+  /**
+   * Not an attribute of its own: the link-local half of an IPv6 MP_REACH next hop of 32 bytes (RFC 2545),
+   * e.g. "fe80::2", set by the speaker on the IPv6 routes of that UPDATE beside `nextHop` (the global
+   * half). Never encoded and never exported: it is only valid on the link it came from.
+   */
+  nextHopLinkLocal?: string;
   med?: number;
   localPref?: number;
   atomicAggregate?: boolean;

@@ -2,6 +2,8 @@
  * Router nodes: BIRD 2 or FRR (zebra + bgpd) with generated configuration, short BGP timers (hold 3 s,
  * keepalive 1 s) so failures show within seconds, each with its own control socket and logs in the node's
  * state directory. Connected networks and `networks` are advertised; BGP-learned routes reach the kernel.
+ * A neighbour with an IPv6 address gets an IPv6 unicast session (BIRD: an `ipv6` channel; FRR: activated in
+ * `address-family ipv6 unicast` only), and IPv6 `networks` are originated in that family.
  */
 import { chownSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -27,7 +29,10 @@ export function birdConfig(lab: Lab, node: LabNode): string {
     'protocol direct { ipv4; ipv6; }',
     'protocol kernel kernel4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }',
   ];
-  if (r.networks.length) lines.push(`protocol static originate4 { ipv4; ${r.networks.map((n) => `route ${n} unreachable;`).join(' ')} }`);
+  const { v4nets, v6nets, v6 } = families(r);
+  if (v6) lines.push('protocol kernel kernel6 { ipv6 { import none; export where source = RTS_BGP; }; merge paths on; }');
+  if (v4nets.length) lines.push(`protocol static originate4 { ipv4; ${v4nets.map((n) => `route ${n} unreachable;`).join(' ')} }`);
+  if (v6nets.length) lines.push(`protocol static originate6 { ipv6; ${v6nets.map((n) => `route ${n} unreachable;`).join(' ')} }`);
   r.neighbors.forEach((n, i) => {
     lines.push(
       `protocol bgp peer${i + 1} {`,
@@ -36,7 +41,7 @@ export function birdConfig(lab: Lab, node: LabNode): string {
       '  hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 10;',
       // A twin cut must withdraw routes when the hold timer expires, not keep them as graceful-restart stale.
       '  graceful restart off;',
-      '  ipv4 { import all; export where source ~ [RTS_DEVICE, RTS_STATIC, RTS_BGP]; };',
+      `  ${n.address.includes(':') ? 'ipv6' : 'ipv4'} { import all; export where source ~ [RTS_DEVICE, RTS_STATIC, RTS_BGP]; };`,
       '}',
     );
   });
@@ -58,10 +63,27 @@ export function frrConfig(lab: Lab, node: LabNode): string {
     ' bgp graceful-restart-disable',
   ];
   for (const n of r.neighbors) lines.push(` neighbor ${n.address} remote-as ${n.asn}`, ` neighbor ${n.address} timers 1 3`, ` neighbor ${n.address} timers connect 1`);
+  const { v4nets, v6nets, v6 } = families(r);
+  const n6 = r.neighbors.filter((n) => n.address.includes(':'));
   lines.push(' address-family ipv4 unicast', '  redistribute connected');
-  for (const p of r.networks) lines.push(`  network ${p}`);
-  lines.push(' exit-address-family', ...(r.extraConfig ?? []), '');
+  for (const p of v4nets) lines.push(`  network ${p}`);
+  // "bgp default ipv4-unicast" would negotiate IPv4 on IPv6 sessions too.
+  for (const n of n6) lines.push(`  no neighbor ${n.address} activate`);
+  lines.push(' exit-address-family');
+  if (v6) {
+    lines.push(' address-family ipv6 unicast', '  redistribute connected');
+    for (const p of v6nets) lines.push(`  network ${p}`);
+    for (const n of n6) lines.push(`  neighbor ${n.address} activate`);
+    lines.push(' exit-address-family');
+  }
+  lines.push(...(r.extraConfig ?? []), '');
   return lines.join('\n');
+}
+
+/** A router's networks by family, and whether it speaks IPv6 at all (an IPv6 neighbour or network). */
+function families(r: NonNullable<LabNode['router']>) {
+  const v6nets = r.networks.filter((n) => n.includes(':'));
+  return { v4nets: r.networks.filter((n) => !n.includes(':')), v6nets, v6: v6nets.length > 0 || r.neighbors.some((n) => n.address.includes(':')) };
 }
 
 /** Control socket to use with `birdc -s` (BIRD) or the directory for `vtysh --vty_socket` (FRR). */
@@ -116,6 +138,9 @@ export async function routerSessions(lab: string, node: string, daemon: 'bird' |
   }
   const r = await run(['vtysh', '--vty_socket', dir, '-c', 'show bgp summary json'], { timeoutMs: 3000 });
   let peers: Record<string, { state?: string }> = {};
-  try { peers = (JSON.parse(r.stdout) as { ipv4Unicast?: { peers?: typeof peers } }).ipv4Unicast?.peers ?? {}; } catch { /* not answering */ }
+  try {
+    const j = JSON.parse(r.stdout) as { ipv4Unicast?: { peers?: typeof peers }; ipv6Unicast?: { peers?: typeof peers } };
+    peers = { ...j.ipv6Unicast?.peers, ...j.ipv4Unicast?.peers };
+  } catch { /* not answering */ }
   return neighbors.map((peer) => ({ peer, state: r.code !== 0 ? 'daemon not answering' : peers[peer]?.state ?? 'unknown' }));
 }

@@ -10,5 +10,9 @@ export * from './net.ts';
 export * from './inventory.ts';
 export * from './bundle/index.ts';
 export * from './agent/index.ts';
+export {
+  ControllerClient, ControllerError, commitHealth, localInventory, loadDeclaredInventory, DeclaredInventory,
+  type ControlledAgent, type ControllerClientOptions, type CommitResult,
+} from './agent/controller-client.ts';
 export * as wanopt from './wanopt/index.ts';
 export { packageRoot } from './paths.ts';

@@ -50,8 +50,9 @@ async function bundle(entry, outfile) {
     // Smaller bundles start faster: ~0.1 s instead of ~0.16 s per agent, which adds up at 200 nodes.
     minify: true,
     logLevel: 'warning',
-    // DuckDB (scenario telemetry) loads a prebuilt .node per platform: resolved from node_modules at run time.
-    external: ['@duckdb/*'],
+    // DuckDB (scenario telemetry) and better-sqlite3 (the controller store) load a native .node file:
+    // resolved from node_modules at run time.
+    external: ['@duckdb/*', 'better-sqlite3'],
     // CommonJS dependencies bundled into ESM still call require() for node built-ins.
     banner: { js: "import { createRequire as __pCreateRequire } from 'node:module'; const require = __pCreateRequire(import.meta.url);" },
   });

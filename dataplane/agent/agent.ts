@@ -199,13 +199,44 @@ export class Agent {
     return this.serialised(() => this.applyNow(raw, source));
   }
 
+  /**
+   * Commit-confirmed apply (controller-client.ts): apply like {@link apply} but do NOT make the bundle
+   * last-good; {@link confirm} does that once the agent found itself healthy, {@link revertToLastGood} puts the
+   * saved last-good back. A restart before confirm re-applies the old last-good.
+   */
+  applyTentative(raw: unknown): Promise<string> {
+    return this.serialised(() => this.applyNow(raw, 'pushed', false));
+  }
+
+  /** Make the bundle applied now last-good (on disk). */
+  confirm(): void {
+    if (this.bundle) this.saveLastGood(this.bundle);
+  }
+
+  /** Re-apply the last-good bundle from disk; resolves with its hash, or null when there is none. */
+  revertToLastGood(): Promise<string | null> {
+    return this.serialised(async () => {
+      if (!existsSync(this.lastGoodPath)) return null;
+      return this.applyNow(JSON.parse(readFileSync(this.lastGoodPath, 'utf8')), 'last-good');
+    });
+  }
+
+  /** The bundle applied now (undefined before the first). */
+  currentBundle(): Bundle | undefined { return this.bundle; }
+
+  private saveLastGood(bundle: Bundle): void {
+    const tmp = `${this.lastGoodPath}.tmp`;
+    writeFileSync(tmp, JSON.stringify(bundle, null, 1));
+    renameSync(tmp, this.lastGoodPath);
+  }
+
   private serialised<T>(f: () => Promise<T>): Promise<T> {
     const run = this.applying.then(f);
     this.applying = run.catch(() => undefined);
     return run;
   }
 
-  private async applyNow(raw: unknown, source: 'pushed' | 'last-good'): Promise<string> {
+  private async applyNow(raw: unknown, source: 'pushed' | 'last-good', persist = source === 'pushed'): Promise<string> {
     const bundle = validate(Bundle, raw, `bundle for ${this.opts.node}`);
     if (bundle.node !== this.opts.node) {
       throw new InputError(`bundle for ${this.opts.node}`, [{ path: ['node'], message: `bundle is for node "${bundle.node}", this agent is "${this.opts.node}"` }]);
@@ -225,11 +256,7 @@ export class Agent {
     this.bundle = bundle;
     this.fib = fib;
     this.bgp.setAccepted(fib.acceptedByPeer());
-    if (source === 'pushed') {
-      const tmp = `${this.lastGoodPath}.tmp`;
-      writeFileSync(tmp, JSON.stringify(bundle, null, 1));
-      renameSync(tmp, this.lastGoodPath);
-    }
+    if (persist) this.saveLastGood(bundle);
     this.status.bundle = { hash, intent: bundle.intent, site: bundle.site, appliedAt: new Date(this.clock.now()).toISOString(), source };
     this.status.routes = { installed: fib.kernelRouteCount, skipped: plan.skipped, lastWrite: this.kernelRoutes.last ?? null };
     this.status.lastError = qosError;

@@ -1,2 +1,3 @@
 export * from './schema.ts';
 export * from './hash.ts';
+export * from './signature.ts';

@@ -1,0 +1,296 @@
+/**
+ * The edge API server: HTTPS on one port with `requestCert`. Enrolment needs no client certificate; every
+ * other endpoint needs one the CA signed AND whose serial the store knows, unrevoked and in date — checked
+ * when the connection is made (a bad certificate closes it before any request) and again on every request
+ * (a keep-alive connection does not outlive a revocation).
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { appendFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
+import type { KeyObject } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { z } from 'zod';
+import type { Store } from '../store/index.ts';
+import { checkPeerCertificate, issueEdgeCertificate, isPkiError, readCsr, type CertificateAuthority } from '../pki/index.ts';
+import { AckRequest, EnrolRequest, HealthRequest, InventoryRequest, RenewRequest } from './messages.ts';
+import { parseEnrolmentToken, tokenSecretHash } from './tokens.ts';
+import { edgeBus, emitEdgeEvent, type EdgeEvent } from './desired.ts';
+
+/** Longest long-poll a client may ask for, seconds. */
+export const MAX_WAIT_S = 120;
+const MAX_BODY = 1 << 20;
+
+export interface EdgeApiOptions {
+  store: Store;
+  ca: CertificateAuthority;
+  /** The server's TLS key and certificate (PEM), issued by `ca` (CertificateAuthority.issueServerCertificate). */
+  tls: { key: string; cert: string };
+  /** The controller's bundle-signing public keys (Ed25519), handed to edges at enrolment. */
+  signingKeys: KeyObject[];
+  /** Listen address. Default 127.0.0.1, port 0 (any free port). */
+  host?: string;
+  port?: number;
+  /** Where telemetry batches are appended as JSON lines; absent = the last 10,000 records kept in memory. */
+  telemetryFile?: string;
+  /** Validity of issued edge certificates, days (default 30). */
+  certDays?: number;
+  /** Wall clock, ms. Default Date.now. */
+  now?: () => number;
+  /**
+   * How often the server looks for desired versions changed by another process (a CLI, a promotion runner
+   * elsewhere) and wakes those edges' long-polls, ms. One store query per scan. Default 2000; 0 = never.
+   */
+  scanMs?: number;
+}
+
+/** A running edge API. */
+export interface EdgeApi {
+  server: Server;
+  /** `https://host:port`. */
+  url: string;
+  port: number;
+  /** Telemetry records held in memory when no telemetryFile is set (newest last). */
+  telemetry(): unknown[];
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+}
+
+/**
+ * Starts the edge API.
+ * @example
+ * const api = await startEdgeApi({ store, ca, tls: { key, cert }, signingKeys: [pub], host: '0.0.0.0', port: 8443 });
+ */
+export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
+  const { store, ca } = opts;
+  const now = opts.now ?? Date.now;
+  const memTelemetry: unknown[] = [];
+  const signingKeys = opts.signingKeys.map((k) => k.export({ type: 'spki', format: 'pem' }).toString());
+  const polls = new Set<ServerResponse>();
+
+  const audit = (actor: string, action: string, target: string | null, outcome: 'ok' | 'denied' | 'error', detail: unknown) =>
+    store.appendAudit({ at: now(), actor, action, target, outcome, detail }).catch(() => undefined);
+
+  const server = createServer({ key: opts.tls.key, cert: opts.tls.cert, ca: [ca.certPem], requestCert: true, rejectUnauthorized: false });
+
+  // A certificate that is presented must be good: refuse the connection before any request is read.
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const peer = socket.getPeerCertificate();
+    if (!peer || Object.keys(peer).length === 0) return; // no certificate: enrolment only, checked per request
+    if (!socket.authorized) {
+      void audit('edge:?', 'edge.connect', null, 'denied', { reason: `certificate not from this CA: ${socket.authorizationError}`, subject: peer.subject?.CN ?? null, remote: socket.remoteAddress });
+      socket.destroy();
+      return;
+    }
+    socket.pause();
+    void checkPeerCertificate(store, peer.serialNumber, now()).then((c) => {
+      if (c.ok) { socket.resume(); return; }
+      void audit(`edge:${peer.subject?.CN ?? '?'}`, 'edge.connect', null, 'denied', { reason: `certificate ${c.reason}`, serial: c.serial, remote: socket.remoteAddress });
+      socket.destroy();
+    }, () => socket.destroy());
+  });
+
+  async function body<T extends z.ZodType>(req: IncomingMessage, schema: T): Promise<z.infer<T>> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
+      chunks.push(c as Buffer);
+    }
+    let raw: unknown;
+    try { raw = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { throw new HttpError(400, 'body is not JSON'); }
+    const r = schema.safeParse(raw);
+    if (!r.success) {
+      const i = r.error.issues[0]!;
+      throw new HttpError(400, `${req.method} ${req.url}: body.${i.path.join('.') || '(root)'}: ${i.message}`);
+    }
+    return r.data;
+  }
+
+  /** The edge a request speaks for, from its client certificate; throws 401/403. */
+  async function authenticate(req: IncomingMessage, action: string): Promise<string> {
+    const socket = req.socket as TLSSocket;
+    const peer = socket.getPeerCertificate();
+    if (!peer || Object.keys(peer).length === 0 || !socket.authorized) {
+      void audit('edge:?', action, null, 'denied', { reason: 'no valid client certificate', remote: socket.remoteAddress });
+      throw new HttpError(401, 'a client certificate from this controller is required (enrol first)');
+    }
+    const c = await checkPeerCertificate(store, peer.serialNumber, now());
+    if (!c.ok) {
+      void audit(`edge:${peer.subject?.CN ?? '?'}`, action, null, 'denied', { reason: `certificate ${c.reason}`, serial: c.serial });
+      throw new HttpError(403, `client certificate ${c.serial} is ${c.reason}`);
+    }
+    return c.edge;
+  }
+
+  async function enrol(req: IncomingMessage): Promise<unknown> {
+    const b = await body(req, EnrolRequest);
+    const t = parseEnrolmentToken(b.token);
+    const remote = req.socket.remoteAddress;
+    if (!t) { void audit('edge:?', 'edge.enrol', null, 'denied', { reason: 'malformed token', remote }); throw new HttpError(403, 'enrolment token is malformed (expected pt1.<secret>.<pin>)'); }
+    // A bad CSR is refused before the token is spent.
+    let cn: string | null;
+    try { cn = (await readCsr(b.csr)).commonName; } catch (e) { throw new HttpError(400, (e as Error).message); }
+    const consumed = await store.consumeEnrolmentToken(tokenSecretHash(t.secret), now());
+    if (!consumed.ok) {
+      void audit(`edge:${cn ?? '?'}`, 'edge.enrol', null, 'denied', { reason: `token ${consumed.reason}`, remote });
+      throw new HttpError(403, `enrolment token ${consumed.reason === 'used' ? 'was already used' : consumed.reason === 'expired' ? 'has expired' : 'is not known'}`);
+    }
+    const edge = consumed.edge;
+    let cert;
+    try {
+      cert = await issueEdgeCertificate(store, ca, b.csr, edge, opts.certDays);
+    } catch (e) {
+      void audit(`edge:${edge}`, 'edge.enrol', `edge:${edge}`, 'error', { reason: (e as Error).message });
+      if (isPkiError(e)) throw new HttpError(400, `${(e as Error).message} (the token is spent; ask for a new one)`);
+      throw e;
+    }
+    const t0 = now();
+    await store.upsertEdge(edge, { enrolledAt: t0, lastSeen: t0, ...(b.inventory !== undefined && { inventory: b.inventory, inventoryAt: t0 }) });
+    void audit(`edge:${edge}`, 'edge.enrol', `edge:${edge}`, 'ok', { serial: cert.serial, notAfter: cert.notAfter, remote });
+    emitEdgeEvent(store, { kind: 'enrolled', edge });
+    return { edge, certificate: cert.pem, serial: cert.serial, notAfter: cert.notAfter, caCertificate: ca.certPem, signingKeys };
+  }
+
+  /** The edge's desired envelope when its hash differs from `have`, else null. */
+  async function desiredFor(edge: string, have: string | null): Promise<{ version: number; hash: string; envelope: unknown } | null> {
+    const e = await store.getEdge(edge);
+    if (!e || e.desiredVersion === null) return null;
+    const b = await store.getBundle(e.desiredVersion, edge);
+    if (!b || b.hash === have) return null;
+    return { version: e.desiredVersion, hash: b.hash, envelope: b.envelope };
+  }
+
+  async function bundle(req: IncomingMessage, res: ServerResponse, edge: string, url: URL): Promise<void> {
+    const have = url.searchParams.get('have');
+    const waitS = Math.min(MAX_WAIT_S, Math.max(0, Number(url.searchParams.get('wait') ?? 0) || 0));
+    const send = (d: { version: number; hash: string; envelope: unknown } | null) => {
+      if (res.writableEnded) return;
+      if (!d) { res.writeHead(204, { 'x-patronus-have': have ?? '' }); res.end(); return; }
+      res.writeHead(200, { 'content-type': 'application/json', 'x-patronus-version': String(d.version), etag: `"${d.hash}"` });
+      res.end(JSON.stringify(d.envelope) + '\n');
+    };
+    await store.updateEdge(edge, { lastSeen: now() }).catch(() => undefined);
+    const first = await desiredFor(edge, have);
+    if (first || waitS === 0) return send(first);
+    // Long-poll: answer on the first desired-version change for this edge, or 204 after `wait` seconds.
+    await new Promise<void>((resolve) => {
+      const bus = edgeBus(store);
+      const finish = () => { clearTimeout(timer); bus.off('event', onEvent); req.off('close', finish); polls.delete(res); resolve(); };
+      const onEvent = (e: EdgeEvent) => {
+        if (e.kind !== 'desired' || e.edge !== edge) return;
+        void desiredFor(edge, have).then((d) => { if (d) { send(d); finish(); } }, () => undefined);
+      };
+      const timer = setTimeout(() => { send(null); finish(); }, waitS * 1000);
+      bus.on('event', onEvent);
+      req.on('close', finish);
+      polls.add(res);
+    });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+    const url = new URL(req.url ?? '/', 'https://edge-api');
+    const key = `${req.method} ${url.pathname}`;
+    if (key === 'POST /v1/enrol') return enrol(req);
+    const known = ['POST /v1/renew', 'PUT /v1/inventory', 'GET /v1/bundle', 'POST /v1/ack', 'POST /v1/health'];
+    if (!known.includes(key)) throw new HttpError(404, `no endpoint ${key} (known: POST /v1/enrol, ${known.join(', ')})`);
+    const edge = await authenticate(req, key);
+    switch (key) {
+      case 'POST /v1/renew': {
+        const b = await body(req, RenewRequest);
+        try {
+          const cert = await issueEdgeCertificate(store, ca, b.csr, edge, opts.certDays);
+          void audit(`edge:${edge}`, 'cert.renew', `edge:${edge}`, 'ok', { serial: cert.serial, notAfter: cert.notAfter });
+          return { edge, certificate: cert.pem, serial: cert.serial, notAfter: cert.notAfter, caCertificate: ca.certPem };
+        } catch (e) {
+          if (isPkiError(e)) throw new HttpError(400, (e as Error).message);
+          throw e;
+        }
+      }
+      case 'PUT /v1/inventory': {
+        const b = await body(req, InventoryRequest);
+        const t = now();
+        await store.updateEdge(edge, { inventory: b.inventory, inventoryAt: t, lastSeen: t });
+        return { ok: true };
+      }
+      case 'GET /v1/bundle':
+        await bundle(req, res, edge, url);
+        return undefined;
+      case 'POST /v1/ack': {
+        const b = await body(req, AckRequest);
+        const t = now();
+        const version = b.version ?? null;
+        await store.updateEdge(edge, { lastSeen: t, ...(b.ok && { appliedHash: b.hash, appliedVersion: version, appliedAt: t }) });
+        await audit(`edge:${edge}`, 'bundle.ack', `edge:${edge}`, b.ok ? 'ok' : 'error', { hash: b.hash, version, reason: b.reason ?? null });
+        emitEdgeEvent(store, { kind: 'ack', edge, version, hash: b.hash, ok: b.ok, reason: b.reason ?? null });
+        return { ok: true };
+      }
+      case 'POST /v1/health': {
+        const b = await body(req, HealthRequest);
+        const t = now();
+        await store.updateEdge(edge, { lastSeen: t, health: { ...b.health, receivedAt: t } });
+        if (b.telemetry?.length) {
+          const lines = b.telemetry.map((r) => ({ edge, receivedAt: t, ...r }));
+          if (opts.telemetryFile) appendFileSync(opts.telemetryFile, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+          else { memTelemetry.push(...lines); if (memTelemetry.length > 10_000) memTelemetry.splice(0, memTelemetry.length - 10_000); }
+        }
+        emitEdgeEvent(store, { kind: 'health', edge });
+        return { ok: true };
+      }
+    }
+    return undefined;
+  }
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).then((out) => {
+      if (out === undefined || res.writableEnded) return;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(out) + '\n');
+    }, (e: unknown) => {
+      if (res.headersSent) { res.destroy(); return; }
+      const status = e instanceof HttpError ? e.status : 500;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: (e as Error).message }) + '\n');
+    });
+  });
+
+  // setDesired in this process wakes polls at once; changes written by other processes are found by this scan.
+  const seen = new Map<string, number | null>();
+  let scanning = false;
+  const scan = async () => {
+    if (scanning) return;
+    scanning = true;
+    try {
+      for (const e of await store.listEdges()) {
+        const before = seen.get(e.name);
+        seen.set(e.name, e.desiredVersion);
+        if (before !== undefined && before !== e.desiredVersion && e.desiredVersion !== null) emitEdgeEvent(store, { kind: 'desired', edge: e.name, version: e.desiredVersion });
+      }
+    } catch { /* store closing; the next scan tries again */ } finally { scanning = false; }
+  };
+  await scan();
+  const scanTimer = (opts.scanMs ?? 2000) > 0 ? setInterval(() => void scan(), opts.scanMs ?? 2000) : undefined;
+  scanTimer?.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.host ?? '127.0.0.1';
+  return {
+    server, port,
+    url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    telemetry: () => memTelemetry.slice(),
+    close: () => new Promise<void>((resolve) => {
+      if (scanTimer) clearInterval(scanTimer);
+      for (const r of polls) { r.writeHead(503, { 'content-type': 'application/json' }); r.end(JSON.stringify({ error: 'controller shutting down' }) + '\n'); }
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

@@ -36,6 +36,11 @@ export const InventoryEdge = z.strictObject({
   /** Site the edge belongs to (matches an intent site name). */
   site: z.string().min(1),
   interfaces: z.array(InventoryInterface).min(1),
+  /**
+   * The edge's WireGuard public key (base64 of 32 bytes), as the edge reports it (agent `GET /wg-key`);
+   * absent until known. The compiler puts it into the peers' bundles for encrypted paths.
+   */
+  wireguardKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a WireGuard public key (44 characters of base64)').optional(),
 });
 export type InventoryEdge = z.output<typeof InventoryEdge>;
 

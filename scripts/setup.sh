@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(iproute2 iputils-ping ethtool nftables procps psmisc bird2 frr clang llvm libbpf-dev bpftool make gcc g++ libc6-dev libssl-dev iperf3 mininet bridge-utils)
+APT_PACKAGES=(iproute2 iputils-ping ethtool nftables procps psmisc bird2 frr clang llvm libbpf-dev bpftool make gcc g++ libc6-dev libssl-dev iperf3 mininet bridge-utils wireguard-go wireguard-tools)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -20,7 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing apt packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # --no-install-recommends: frr and bird2 would otherwise pull in extras; their services are never started by us.
+  # --no-install-recommends: frr and bird2 would otherwise pull in extras; their services are never started by us;
+  # wireguard-tools would pull in a kernel image (encrypted paths use the module when present, else wireguard-go).
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

@@ -190,6 +190,14 @@ struct pt_steer_val {
 
 /** The path is shaped: the XDP program leaves it to the tc program so the WAN qdisc applies. */
 #define PT_PATH_SHAPED 0x1
+/**
+ * The path is encrypted (docs/overlay.md, "Encrypted paths"): ifindex is the path's WireGuard device and the
+ * tc program redirects the inner packet into it as is (no overlay header); saddr/daddr/ports/MACs are unused.
+ * The XDP program leaves such packets to tc.
+ */
+#define PT_PATH_WG 0x2
+/** Bytes WireGuard adds on an IPv4 underlay: IPv4 20 + UDP 8 + WireGuard data header 16 + tag 16. */
+#define PT_WG_OVERHEAD 60
 
 /** pt_paths value, keyed by the 16-bit path id. */
 struct pt_path {
@@ -198,7 +206,7 @@ struct pt_path {
 	__be32 daddr;    /* outer destination (the peer edge) */
 	__be16 sport;    /* outer UDP source port */
 	__be16 dport;    /* outer UDP destination port */
-	__u16 mtu;       /* underlay MTU of the path; inner packets may be mtu - PT_OVERLAY_OVERHEAD */
+	__u16 mtu;       /* underlay MTU of the path; inner packets may be mtu - PT_OVERLAY_OVERHEAD (PT_WG_OVERHEAD) */
 	__u8 flags;      /* PT_PATH_* */
 	__u8 pad;
 	__u8 smac[6];    /* WAN device MAC */

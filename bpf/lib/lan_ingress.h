@@ -8,6 +8,8 @@
  * frame cannot be sent twice from XDP) and shaped paths (XDP_REDIRECT bypasses the WAN qdisc).
  * Local and direct-internet routes, non-IP, link-local and TTL-expiring packets go to the kernel, and so do
  * the TCP / UDP packets of WAN-opt / FEC classes (steering flags PT_STEER_LOCAL_*, marked in the tc build).
+ * A packet steered onto an encrypted path (PT_PATH_WG) goes, without overlay header, into that path's
+ * WireGuard device (wg_steer.h; tc build only).
  */
 #ifndef PT_LAN_INGRESS_H
 #define PT_LAN_INGRESS_H
@@ -21,6 +23,7 @@
 #include "steer.h"
 #include "mtu.h"
 #include "encap.h"
+#include "wg_steer.h"
 
 /*
  * WAN-opt (TCP) and FEC (UDP) classes are served by the edge's own stack: the tc build marks the packet with
@@ -100,11 +103,18 @@ static __always_inline int pt_lan_ingress(PT_CTX *ctx)
 		if (!path2)
 			return pt_drop(ctx, PT_DROP_NO_PATH);
 	}
-	if (CTX_IS_XDP && (path->flags & PT_PATH_SHAPED))
+	if (CTX_IS_XDP && (path->flags & (PT_PATH_SHAPED | PT_PATH_WG)))
 		return CTX_PASS;
 	/* The stack sends time-exceeded. */
 	if (p.ttl <= 1)
 		return CTX_PASS;
+	/* Encrypted paths carry no overlay header, so no duplicate sequence: one copy, on the first path. */
+	if (path->flags & PT_PATH_WG)
+		return pt_wg_send(ctx, &p, seg, path_id, class_id, path);
+	if (path2 && (path2->flags & PT_PATH_WG)) {
+		dup = 0;
+		path2 = 0;
+	}
 
 	__u32 mtu = path->mtu;
 	if (path2 && path2->mtu < mtu)

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { agentRequest } from '../../dataplane/index.ts';
 import { exportClab, getProvider, labInventory, loadLab, providerNames, type Lab, type TwinProvider } from '../../twin/index.ts';
 import { compile, loadIntent, type CompiledBundle } from '../index.ts';
+import type { Inventory } from '../../dataplane/inventory.ts';
 import { progressPrinter, statusTable, table } from './format.ts';
 import { calibrateLab, formatMetric } from '../../twin/impair/index.ts';
 
@@ -33,6 +34,9 @@ export interface PreparedLab {
   intentFile?: string;
   bundles: Map<string, CompiledBundle>;
   warnings: string[];
+  /** Recompiles with an updated inventory (the edges' WireGuard keys, collected at bring-up). */
+  recompile?: (inventory: Inventory) => Map<string, CompiledBundle>;
+  inventory?: Inventory;
 }
 
 /** Validate a lab and its intent (default: intent.yaml beside the lab) and compile bundles. Touches nothing. */
@@ -41,8 +45,23 @@ export function prepareLab(file: string, opts: { intent?: string; noIntent?: boo
   const beside = join(dirname(file), 'intent.yaml');
   const intentFile = opts.noIntent ? undefined : opts.intent ?? (existsSync(beside) ? beside : undefined);
   if (!intentFile) return { lab, bundles: new Map(), warnings: [] };
-  const { bundles, warnings } = compile(labInventory(lab), loadIntent(intentFile), { intentFile, inventoryFile: file });
-  return { lab, intentFile, bundles, warnings };
+  const inventory = labInventory(lab), intent = loadIntent(intentFile);
+  const { bundles, warnings } = compile(inventory, intent, { intentFile, inventoryFile: file });
+  const recompile = (inv: Inventory) => compile(inv, intent, { intentFile, inventoryFile: file }).bundles;
+  return { lab, intentFile, bundles, warnings, recompile, inventory };
+}
+
+/**
+ * The inventory with each edge's WireGuard public key, asked from its agent (`GET /wg-key`). This is the
+ * twin standing in for the controller, which takes the keys from enrolment: inventory → compiler either way.
+ */
+export async function collectWireguardKeys(provider: TwinProvider, labName: string, inventory: Inventory): Promise<Inventory> {
+  const edges = await Promise.all(inventory.edges.map(async (e) => {
+    const r = await agentRequest(provider.agentSocket(labName, e.node), 'GET', '/wg-key', undefined, 5000);
+    if (r.status !== 200 || typeof r.body?.publicKey !== 'string') throw new Error(`agent ${e.node} did not report its WireGuard key (${r.status})`);
+    return { ...e, wireguardKey: r.body.publicKey as string };
+  }));
+  return { ...inventory, edges };
 }
 
 /** Push every bundle to its edge's agent; resolves when each agent acknowledged the same content hash. */
@@ -75,6 +94,11 @@ export async function bringUp(provider: TwinProvider, prepared: PreparedLab, opt
   const progress = progressPrinter(out);
   try {
     await provider.deploy(prepared.lab, { progress });
+    // Encrypted paths need the peers' public keys, which exist only now that the agents run.
+    if ([...prepared.bundles.values()].some((b) => b.bundle.paths.some((p) => p.wireguard)) && prepared.recompile && prepared.inventory) {
+      prepared.inventory = await collectWireguardKeys(provider, prepared.lab.name, prepared.inventory);
+      prepared.bundles = prepared.recompile(prepared.inventory);
+    }
     if (prepared.bundles.size) {
       await pushBundles(provider, prepared.lab.name, prepared.bundles);
       out.write(`bundles applied on ${prepared.bundles.size} edges (${[...prepared.bundles].map(([n, b]) => `${n} ${b.hash.slice(0, 12)}`).join(', ')})\n`);

@@ -18,6 +18,7 @@ import { buildProbing } from './probing.ts';
 import { buildWanopt } from './wanopt.ts';
 import { buildTables } from './classifier.ts';
 import { buildPaths } from './paths.ts';
+import { addWireguard } from './wireguard.ts';
 import { buildSegments, carriedSegments } from './routes.ts';
 import { compatible, peering } from './topology.ts';
 
@@ -104,6 +105,7 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
       if (back) p.peerPathId = back.id;
     }
   }
+  addWireguard(intent, inventory, pathsOf, warnings);
   for (const edge of edges) {
     const paths = pathsOf.get(edge.node)!;
     const carried = carriedSegments(intent, edge);

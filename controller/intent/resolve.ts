@@ -29,7 +29,7 @@ export function resolveIntent(doc: IntentDocument): Intent {
   const transports = sortedRecord(Object.keys(doc.transports), (name): Transport => {
     const t = doc.transports[name]!;
     return {
-      name, colour: t.colour ?? name, type: t.type, restrict: t.restrict, role: t.role, metered: t.metered,
+      name, colour: t.colour ?? name, type: t.type, restrict: t.restrict, role: t.role, metered: t.metered, encryption: t.encryption,
       ...(t.bandwidth ? { bandwidth: { ...t.bandwidth } } : {}),
       ...(t.mtu !== undefined ? { mtu: t.mtu } : {}),
       ...(t.probeBudget !== undefined ? { probeBudget: t.probeBudget } : {}),

@@ -117,6 +117,8 @@ export const TransportSpec = z.strictObject({
   bandwidth: z.strictObject({ up: Rate(), down: Rate() }).optional().describe('Link rates like "100mbit"'),
   mtu: z.number().int().min(576).max(9216).optional().describe('Underlay MTU in bytes; caps the interface MTU'),
   probeBudget: Rate().optional().describe('Most bandwidth probes may use on this transport, like "64kbit"'),
+  encryption: z.enum(['wireguard', 'none']).default('none')
+    .describe('wireguard: paths on this transport run through per-path WireGuard tunnels; none: the plaintext overlay (trusted underlays); default none'),
 });
 
 /** A segment (VRF): its numeric id travels in the overlay. */
@@ -341,6 +343,8 @@ export interface Transport {
   bandwidth?: { up: number; down: number };
   mtu?: number;
   probeBudget?: number;
+  /** `wireguard`: a path with this transport at either end is encrypted (docs/overlay.md); absent = none. */
+  encryption?: 'wireguard' | 'none';
 }
 
 export interface Segment { name: string; id: number }

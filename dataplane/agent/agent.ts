@@ -7,6 +7,7 @@
  *   GET  /status  → AgentStatus
  *   GET  /bgp/routes → the speaker's best paths and what the route merge installed / skipped (fib.ts)
  *   PUT  /bundle  → apply the JSON bundle in the body; 200 {hash} or 400 {error}
+ *   GET  /wg-key  → {publicKey}: the edge's WireGuard public key (wg.ts), for the controller's inventory
  */
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { AgentBgp, bgpConfigOf, type BgpSummary } from './bgp.ts';
 import { IncrementalFib, withOverlayRoutes, type BgpFibChange, type MergedFib } from './fib.ts';
 import { AgentWanopt, type WanoptStatus } from './wanopt.ts';
 import { LoopLag, type LoopLagStatus } from './loop-lag.ts';
+import { AgentWireguard, type WgStatus } from './wg.ts';
 
 export interface AgentOptions {
   node: string;
@@ -74,6 +76,8 @@ export interface AgentStatus {
   wanopt: WanoptStatus | null;
   /** This process's event-loop lag since start (loop-lag.ts): a run on an overloaded twin is judged by it. */
   eventLoop: LoopLagStatus;
+  /** WireGuard devices of the encrypted paths (wg.ts); null when the bundle has none. */
+  wireguard: WgStatus | null;
 }
 
 export class Agent {
@@ -81,7 +85,7 @@ export class Agent {
   private readonly clock: Clock;
   private readonly started: Date;
   private readonly startedMono: number;
-  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt' | 'eventLoop'>;
+  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt' | 'eventLoop' | 'wireguard'>;
   private readonly bgp: AgentBgp;
   /** The applied bundle and its route merge (bundle + BGP routes), updated per BGP batch; undefined = rebuild in full. */
   private bundle?: Bundle;
@@ -94,6 +98,7 @@ export class Agent {
   private readonly qos?: WanQos;
   private readonly wanopt = new AgentWanopt();
   private readonly loopLag = new LoopLag();
+  private readonly wg: AgentWireguard;
   private refreshTimer?: NodeJS.Timeout;
   /** Kernel route writes: full on a bundle apply, only the difference on a BGP batch. */
   private readonly kernelRoutes = new KernelRouteWriter();
@@ -106,9 +111,10 @@ export class Agent {
     this.clock = opts.clock ?? realClock;
     this.started = new Date(this.clock.now());
     this.startedMono = this.clock.monotonic();
+    this.wg = new AgentWireguard(opts.stateDir);
     if (opts.datapath && opts.datapath !== 'kernel') {
       const pinDir = opts.bpfDir ?? `/sys/fs/bpf/patronus/agent-${opts.node}`;
-      this.overlay = new Overlay({ datapath: opts.datapath, pinDir });
+      this.overlay = new Overlay({ datapath: opts.datapath, pinDir, wgDevice: (id) => this.wg.device(id) });
       this.qos = new WanQos({ pinDir, probePort: opts.probePort });
     }
     this.paths = new PathSupervisor({
@@ -141,6 +147,7 @@ export class Agent {
   /** Start: re-apply the last-good bundle if there is one, then serve the control API. */
   async start(): Promise<void> {
     mkdirSync(this.opts.stateDir, { recursive: true });
+    this.wg.publicKey();
     this.loopLag.start();
     this.overlay?.load();
     this.qos?.load();
@@ -185,7 +192,7 @@ export class Agent {
       ...this.status, uptimeMs: Math.round(this.clock.monotonic() - this.startedMono),
       clock: { now: new Date(nowMs).toISOString(), nowMs, skew }, overlay: this.overlay?.status() ?? null,
       qos: this.qos?.status() ?? null, ...this.paths.status(),
-      bgp: this.bgpStatus(), wanopt: this.wanopt.status(), eventLoop: this.loopLag.status(),
+      bgp: this.bgpStatus(), wanopt: this.wanopt.status(), eventLoop: this.loopLag.status(), wireguard: this.wg.status(),
     };
   }
 
@@ -252,6 +259,8 @@ export class Agent {
     // The shaper first, so paths the overlay marks shaped meet their qdisc. A tc failure is reported, not fatal.
     let qosError: string | null = null;
     try { this.qos?.apply(bundle); } catch (e) { qosError = (e as Error).message; }
+    // Encrypted paths' devices before the maps that point into them; a failed device leaves its path unresolved.
+    await this.wg.apply(bundle);
     this.overlay?.apply(withOverlayRoutes(bundle, fib.overlay()));
     this.bundle = bundle;
     this.fib = fib;
@@ -259,7 +268,8 @@ export class Agent {
     if (persist) this.saveLastGood(bundle);
     this.status.bundle = { hash, intent: bundle.intent, site: bundle.site, appliedAt: new Date(this.clock.now()).toISOString(), source };
     this.status.routes = { installed: fib.kernelRouteCount, skipped: plan.skipped, lastWrite: this.kernelRoutes.last ?? null };
-    this.status.lastError = qosError;
+    const wgError = this.wg.lastError();
+    this.status.lastError = qosError ?? (wgError ? `wireguard: ${wgError}` : null);
     await this.paths.load(bundle);
     // WAN-opt after the data plane that hands it its packets; a failure is reported, not fatal.
     try { await this.wanopt.apply(bundle); } catch (e) { this.status.lastError = `wanopt: ${(e as Error).message}`; }
@@ -315,6 +325,7 @@ export class Agent {
     };
     try {
       if (req.method === 'GET' && req.url === '/status') return send(200, this.getStatus());
+      if (req.method === 'GET' && req.url === '/wg-key') return send(200, { publicKey: this.wg.publicKey() });
       if (req.method === 'GET' && req.url === '/bgp/routes') { const m = this.fib?.merged(); return send(200, { routes: this.bgp.routes(), installed: m?.bgp.installed ?? [], skipped: m?.bgp.skipped ?? [] }); }
       if (req.method === 'PUT' && req.url === '/bundle') {
         const chunks: Buffer[] = [];

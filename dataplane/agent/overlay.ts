@@ -27,6 +27,8 @@ export interface OverlayOptions {
   datapath: Datapath;
   /** Where the compiled objects are; default <package>/bpf/build. */
   objDir?: string;
+  /** The WireGuard device of an encrypted path when it is up (agent/wg.ts); absent: no encrypted paths. */
+  wgDevice?: (pathId: number) => string | undefined;
 }
 
 export interface OverlayStatus {
@@ -106,8 +108,9 @@ export class Overlay {
     for (const l of bundle.interfaces.lan) attach(this.lan!, progs[0]!.program, l.name);
     for (const w of bundle.interfaces.wan) attach(this.wan!, progs[1]!.program, w.name);
     // XDP passes packets of shaped paths up; the tc build behind it sends them through the WAN qdisc.
-    // It also passes WAN-opt / FEC classes up, which the tc build marks for nftables (docs/wanopt.md).
-    if (this.opts.datapath === 'xdp' && (shapedInterfaces(bundle).size || localServiceFlags(bundle).size)) {
+    // It also passes WAN-opt / FEC classes up, which the tc build marks for nftables (docs/wanopt.md),
+    // and packets of encrypted paths, which only tc can redirect into a WireGuard device.
+    if (this.opts.datapath === 'xdp' && (shapedInterfaces(bundle).size || localServiceFlags(bundle).size || bundle.paths.some((p) => p.wireguard))) {
       this.lanTc ??= this.openLoaded(M.PROGRAMS.lanTc.object);
       for (const l of bundle.interfaces.lan) {
         if (this.attached.has(`${l.name}/tc`)) continue;
@@ -146,7 +149,7 @@ export class Overlay {
     const v6 = (name: string) => links.get(name)?.addr_info?.find((a) => a.family === 'inet6' && a.scope === 'global' && a.local && !a.tentative)?.local;
     const e = fibEntries(bundle, {
       ifindex: (n) => link(n).ifindex, mac: (n) => link(n).address, neighbour: (a) => neigh.get(a), peerPathIds,
-      shaped: shapedInterfaces(bundle), ipv6: v6,
+      shaped: shapedInterfaces(bundle), ipv6: v6, ...(this.opts.wgDevice && { wgDevice: this.opts.wgDevice }),
     });
     // The bundle's steering rows are only a starting point: where the path supervisor has already steered
     // a row (and its paths are still programmed) keep that value, or a re-program would briefly narrow the

@@ -125,7 +125,10 @@ export class PathSupervisor {
   async load(bundle: Bundle): Promise<void> {
     await this.prober?.stop();
     this.bundle = bundle;
-    const probed = bundle.paths.filter((p) => p.probe);
+    // An encrypted path is probed between its tunnel addresses, through the tunnel: its state is the encrypted path's.
+    const probed = bundle.paths.filter((p) => p.probe).map((p) => (p.wireguard
+      ? { ...p, localAddress: p.wireguard.address, remoteAddress: p.wireguard.peerAddress, gateway: undefined }
+      : p));
     const t = tuningOf(bundle, this.opts);
     this.prober = new Prober({
       paths: probed,

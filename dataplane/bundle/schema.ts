@@ -91,6 +91,21 @@ export const BundlePath = z.strictObject({
    * path id, so the receiver's per-path state and whitelist are keyed by this.
    */
   peerPathId: Id16.optional(),
+  /**
+   * Present when the path is encrypted (docs/overlay.md, "Encrypted paths"): the edge runs one WireGuard
+   * device for it, listening on UDP `listenPort`, with the peer at `peerPublicKey` (base64; absent until the
+   * controller knows the peer's key — the path stays down meanwhile) reached at remoteAddress:`peerPort`.
+   * `address` / `peerAddress` are the tunnel's inner /31 (169.254.0.0/16, never routed): probes of the path
+   * run between them through the tunnel. The private key never leaves the edge. Example:
+   * `{listenPort: 51821, peerPort: 51822, peerPublicKey: 'hT…=', address: '169.254.0.0', peerAddress: '169.254.0.1'}`
+   */
+  wireguard: z.strictObject({
+    listenPort: z.number().int().min(1).max(65535),
+    peerPort: z.number().int().min(1).max(65535),
+    peerPublicKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a WireGuard public key (44 characters of base64)').optional(),
+    address: z.ipv4({ message: 'expected an IPv4 address like 169.254.0.0' }),
+    peerAddress: z.ipv4({ message: 'expected an IPv4 address like 169.254.0.1' }),
+  }).optional(),
 });
 
 export const PortRange = z.tuple([z.number().int().min(0).max(65535), z.number().int().min(0).max(65535)]);

@@ -11,7 +11,8 @@
  *   (`via`, a hub when backhauled, else `site`);
  * - `pt_class_rules`: the classifier in priority order, one entry per (protocol family, port range, prefix)
  *   combination;
- * - `pt_paths`: every path whose next-hop MAC is known (others are listed in `unresolved`);
+ * - `pt_paths`: every path whose next-hop MAC is known (others are listed in `unresolved`); an encrypted path
+ *   (`wireguard`) once its WireGuard device is up (`wgDevice`), flagged wg and pointing at that device;
  * - `pt_steering`: per (segment, destination site, class) of every overlay/backhaul rule, the usable paths
  *   whose local transport the rule prefers, best first (preference: the best one; load-balance: up to 4;
  *   duplicate: two, on different transports where possible);
@@ -47,6 +48,12 @@ export interface FibEnv {
    * IPv6 packets are dropped and counted (reason tooBig) instead of answered.
    */
   ipv6?(name: string): string | undefined;
+  /**
+   * The WireGuard device of an encrypted path (bundle path with `wireguard`) when it is up; undefined: the
+   * path is left out (listed unresolved). Its pt_paths entry has flag wg, the device's ifindex, the path MTU
+   * and nothing else; it gets no pt_rx entry (nothing arrives on it with an overlay header).
+   */
+  wgDevice?(pathId: number): string | undefined;
 }
 
 /** One map entry. */
@@ -171,6 +178,17 @@ export function fibEntries(bundle: Bundle, env: FibEnv): FibEntries {
   const unresolved: number[] = [];
   const usable: BundlePath[] = [];
   for (const p of bundle.paths) {
+    if (p.wireguard) {
+      const dev = env.wgDevice?.(p.id);
+      if (!dev) { unresolved.push(p.id); continue; }
+      usable.push(p);
+      maps.pt_paths.push({
+        key: u16(p.id),
+        value: M.path.encode({ ifindex: env.ifindex(dev), saddr: '0.0.0.0', daddr: '0.0.0.0', sport: 0, dport: 0, mtu: p.mtu, flags: M.PathFlag.wg,
+          smac: '00:00:00:00:00:00', dmac: '00:00:00:00:00:00' }),
+      });
+      continue;
+    }
     const dmac = env.neighbour(p.gateway ?? p.remoteAddress);
     if (!dmac) { unresolved.push(p.id); continue; }
     usable.push(p);

@@ -35,7 +35,10 @@ export const SteerFlag = { duplicate: 0x1, perPacket: 0x2, localTcp: 0x4, localU
 /** skb->mark of a packet handed to the local stack: `LOCAL_MARK | classId` (matched with {@link LOCAL_MARK_MASK}). */
 export const LOCAL_MARK = 0x7e000000;
 export const LOCAL_MARK_MASK = 0xffffff00;
-export const PathFlag = { shaped: 0x1 } as const;
+/** pt_path flags: `shaped` (tc serves it through the WAN qdisc), `wg` (encrypted: ifindex is the path's WireGuard device). */
+export const PathFlag = { shaped: 0x1, wg: 0x2 } as const;
+/** Bytes WireGuard adds on an IPv4 underlay (IPv4 20 + UDP 8 + data header 16 + tag 16): inner packets of an encrypted path may be mtu − 60. */
+export const WG_OVERHEAD = 60;
 export const LanFlag = { staticNeigh: 0x1 } as const;
 export const RxFlag = { started: 0x1 } as const;
 export const Dir = { tx: 0, rx: 1 } as const;

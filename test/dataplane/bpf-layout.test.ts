@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkLayouts, probeHeader } from '../../dataplane/xdp/index.ts';
-import { DROP_MAX, DropReason, LOCAL_MARK, LOCAL_MARK_MASK, MAPS, OVERLAY_OVERHEAD, PROGRAMS, SteerFlag, overlayHdr, sharedLayouts } from '../../dataplane/xdp/maps.ts';
+import { DROP_MAX, DropReason, LOCAL_MARK, LOCAL_MARK_MASK, MAPS, OVERLAY_OVERHEAD, PROGRAMS, PathFlag, SteerFlag, WG_OVERHEAD, overlayHdr, sharedLayouts } from '../../dataplane/xdp/maps.ts';
 import { execFileSync } from 'node:child_process';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,9 +51,10 @@ test('the drop-reason enum matches the header', () => {
   }
 });
 
-test('the steering flags and the local-service mark match the header', () => {
+test('the steering flags, the local-service mark and the path flags match the header', () => {
   const names = { duplicate: 'PT_STEER_DUPLICATE', perPacket: 'PT_STEER_PER_PACKET', localTcp: 'PT_STEER_LOCAL_TCP', localUdp: 'PT_STEER_LOCAL_UDP' } as const;
-  const consts: [string, number][] = [...Object.entries(names).map(([k, c]) => [c, SteerFlag[k as keyof typeof names]] as [string, number]), ['PT_LOCAL_MARK', LOCAL_MARK], ['PT_LOCAL_MARK_MASK', LOCAL_MARK_MASK]];
+  const consts: [string, number][] = [...Object.entries(names).map(([k, c]) => [c, SteerFlag[k as keyof typeof names]] as [string, number]), ['PT_LOCAL_MARK', LOCAL_MARK], ['PT_LOCAL_MARK_MASK', LOCAL_MARK_MASK],
+    ['PT_PATH_SHAPED', PathFlag.shaped], ['PT_PATH_WG', PathFlag.wg], ['PT_WG_OVERHEAD', WG_OVERHEAD]];
   const prog = `#include "${header}"\n#include <stdio.h>\nint main(void){\n` + consts.map(([c]) => `printf("%u\\n", (unsigned)(${c}));`).join('\n') + 'return 0;}\n';
   const dir = execFileSync('mktemp', ['-d', '/tmp/pt-consts-XXXXXX'], { encoding: 'utf8' }).trim();
   try {

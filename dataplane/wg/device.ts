@@ -1,0 +1,172 @@
+/**
+ * One WireGuard device per encrypted path: created with the kernel module where `ip link add … type
+ * wireguard` works, else as a wireguard-go process over TUN (this machine's kernel has no module), then
+ * configured with `wg set` — the same commands for both. wireguard-go's control sockets live in one
+ * machine-wide directory (/var/run/wireguard/NAME.sock), so names are machine-unique: {@link deviceName}.
+ * A wireguard-go process is remembered by a pid file in the owner's state directory and stopped by that
+ * pid only; a dead pid file (agent or twin SIGKILLed) is cleaned up by the next {@link ensureDevice} or
+ * {@link removeDevice}.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Which WireGuard ran: the kernel module or the userspace daemon. */
+export type WgImpl = 'kernel' | 'wireguard-go';
+
+/** Where wireguard-go puts its UAPI sockets (machine-wide). */
+export const WG_SOCKET_DIR = '/var/run/wireguard';
+/** Prefix of every device this module creates: `ptw` + 12 hex digits (15 characters, the kernel's limit). */
+export const DEVICE_PREFIX = 'ptw';
+
+/** Commands run in `netns` (ip netns exec) when given, else in the caller's namespace. */
+export interface WgHost { netns?: string }
+
+const inNs = (h: WgHost, argv: string[]) => (h.netns ? ['ip', 'netns', 'exec', h.netns, ...argv] : argv);
+function run(h: WgHost, argv: string[], input?: string): string {
+  const a = inNs(h, argv);
+  return execFileSync(a[0]!, a.slice(1), { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], input });
+}
+const tryRun = (h: WgHost, argv: string[]) => { try { run(h, argv); return true; } catch { return false; } };
+
+/**
+ * A machine-unique device name for `scope` (e.g. the agent's state directory) and `key` (what identifies
+ * the path: local interface, peer node, remote address). Example: `deviceName('/run/x/edge1', 'wan1|edge2|100.64.0.6')` → 'ptw3f9c0a1b2c4d'.
+ */
+export function deviceName(scope: string, key: string): string {
+  return DEVICE_PREFIX + createHash('sha256').update(`${scope}\0${key}`).digest('hex').slice(0, 12);
+}
+
+let detected: WgImpl | undefined;
+/**
+ * The implementation to use: `kernel` when a throw-away `ip link add … type wireguard` succeeds, else
+ * `wireguard-go` when installed; throws when neither is available. Cached per process.
+ */
+export function detectImpl(h: WgHost = {}): WgImpl {
+  if (detected) return detected;
+  const probe = `ptwgprobe${(process.pid % 100000).toString(36)}`;
+  if (tryRun(h, ['ip', 'link', 'add', probe, 'type', 'wireguard'])) {
+    tryRun(h, ['ip', 'link', 'del', probe]);
+    return (detected = 'kernel');
+  }
+  try { execFileSync('wireguard-go', ['--version'], { stdio: 'ignore' }); } catch {
+    throw new Error('no WireGuard: the kernel has no wireguard module and wireguard-go is not installed (scripts/setup.sh installs it)');
+  }
+  return (detected = 'wireguard-go');
+}
+
+const linkExists = (h: WgHost, name: string) => tryRun(h, ['ip', 'link', 'show', 'dev', name]);
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+/** The pid runs wireguard-go for `name` (not a recycled pid). */
+function isOurDaemon(pid: number, name: string): boolean {
+  try { const c = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'); return c.some((a) => a.endsWith('wireguard-go')) && c.includes(name); } catch { return false; }
+}
+const pidFile = (dir: string, name: string) => join(dir, `${name}.pid`);
+const readPid = (dir: string, name: string) => { try { return Number(readFileSync(pidFile(dir, name), 'utf8')); } catch { return 0; } };
+
+/**
+ * Make sure device `name` exists and is up (creating it with `impl`); `stateDir` keeps the pid file and
+ * the daemon's log. Returns whether it had to be created. Idempotent: a running device is kept as is.
+ */
+export async function ensureDevice(h: WgHost, impl: WgImpl, name: string, stateDir: string): Promise<boolean> {
+  mkdirSync(stateDir, { recursive: true });
+  if (impl === 'kernel') {
+    if (linkExists(h, name)) return false;
+    run(h, ['ip', 'link', 'add', name, 'type', 'wireguard']);
+    return true;
+  }
+  const pid = readPid(stateDir, name);
+  if (pid && alive(pid) && isOurDaemon(pid, name) && linkExists(h, name)) return false;
+  await removeDevice(h, name, stateDir);
+  const log = openSync(join(stateDir, `${name}.log`), 'a');
+  const argv = inNs(h, ['wireguard-go', '-f', name]);
+  // The kernel here may claim WireGuard support it lacks; wireguard-go refuses to start without this.
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env: { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' } });
+  closeSync(log);
+  child.unref();
+  let exited: number | null = null;
+  child.once('exit', (c) => { exited = c ?? 1; });
+  writeFileSync(pidFile(stateDir, name), String(child.pid));
+  for (const end = Date.now() + 5000; ; await new Promise((r) => setTimeout(r, 20))) {
+    if (existsSync(join(WG_SOCKET_DIR, `${name}.sock`)) && linkExists(h, name)) return true;
+    if (exited !== null || Date.now() > end) {
+      const tail = (() => { try { return readFileSync(join(stateDir, `${name}.log`), 'utf8').slice(-500); } catch { return ''; } })();
+      await removeDevice(h, name, stateDir);
+      throw new Error(`wireguard-go ${name} did not come up${exited !== null ? ` (exit ${exited})` : ' within 5 s'}: ${tail.trim()}`);
+    }
+  }
+}
+
+/** Stop/delete device `name`: its wireguard-go by the recorded pid, the link, a stale socket, the pid file. */
+export async function removeDevice(h: WgHost, name: string, stateDir: string): Promise<void> {
+  const pid = readPid(stateDir, name);
+  if (pid && alive(pid) && isOurDaemon(pid, name)) {
+    for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
+      try { process.kill(pid, sig); } catch { /* gone */ }
+      for (let i = 0; i < 40 && alive(pid) && isOurDaemon(pid, name); i++) await new Promise((r) => setTimeout(r, 25));
+      if (!alive(pid) || !isOurDaemon(pid, name)) break;
+    }
+  }
+  if (linkExists(h, name)) tryRun(h, ['ip', 'link', 'del', name]);
+  rmSync(join(WG_SOCKET_DIR, `${name}.sock`), { force: true });
+  rmSync(pidFile(stateDir, name), { force: true });
+}
+
+/** Devices with a pid file in `stateDir` (what an earlier run of the same owner may have left). */
+export function recordedDevices(stateDir: string): string[] {
+  if (!existsSync(stateDir)) return [];
+  return readdirSync(stateDir).filter((f) => f.startsWith(DEVICE_PREFIX) && f.endsWith('.pid')).map((f) => f.slice(0, -4));
+}
+
+/** What one device should look like. */
+export interface WgDeviceConfig {
+  /** File holding the base64 private key (0600). */
+  privateKeyFile: string;
+  listenPort: number;
+  /** The one peer: public key and endpoint "a.b.c.d:port"; absent = no peer yet. */
+  peer?: { publicKey: string; endpoint: string; keepaliveS?: number };
+  /** Inner address of this end of the /31 and the device MTU (underlay MTU − 60). */
+  address: string;
+  mtu: number;
+}
+
+/**
+ * Configure `name` to `c`: key, port, the single peer (others removed; allowed-ips 0.0.0.0/0 and ::/0, since
+ * the device carries exactly one path), the /31, MTU, up, and rp_filter off (decrypted packets carry remote
+ * LAN sources). Idempotent.
+ */
+export function configureDevice(h: WgHost, name: string, c: WgDeviceConfig): void {
+  const set = ['wg', 'set', name, 'private-key', c.privateKeyFile, 'listen-port', String(c.listenPort)];
+  if (c.peer) set.push('peer', c.peer.publicKey, 'endpoint', c.peer.endpoint, 'allowed-ips', '0.0.0.0/0,::/0', 'persistent-keepalive', String(c.peer.keepaliveS ?? 25));
+  run(h, set);
+  for (const p of showDevice(h, name).peers) {
+    if (p.publicKey !== c.peer?.publicKey) run(h, ['wg', 'set', name, 'peer', p.publicKey, 'remove']);
+  }
+  run(h, ['ip', 'addr', 'replace', `${c.address}/31`, 'dev', name]);
+  run(h, ['ip', 'link', 'set', 'dev', name, 'mtu', String(c.mtu), 'up']);
+  tryRun(h, ['sysctl', '-qw', `net.ipv4.conf.${name}.rp_filter=0`]);
+}
+
+/** One peer as `wg show … dump` reports it. */
+export interface WgPeerStatus {
+  publicKey: string;
+  endpoint: string | null;
+  /** Seconds since the epoch of the last handshake, 0 = never. */
+  latestHandshake: number;
+  rxBytes: number;
+  txBytes: number;
+}
+
+/** The device's public key, port and peers (`wg show NAME dump`); the private key is read and dropped. */
+export function showDevice(h: WgHost, name: string): { publicKey: string; listenPort: number; peers: WgPeerStatus[] } {
+  const lines = run(h, ['wg', 'show', name, 'dump']).trim().split('\n');
+  const head = lines[0]!.split('\t');
+  return {
+    publicKey: head[1]!, listenPort: Number(head[2]),
+    peers: lines.slice(1).filter(Boolean).map((l) => {
+      const f = l.split('\t');
+      return { publicKey: f[0]!, endpoint: f[2] === '(none)' ? null : f[2]!, latestHandshake: Number(f[4]), rxBytes: Number(f[5]), txBytes: Number(f[6]) };
+    }),
+  };
+}

@@ -27,3 +27,4 @@ export {
 export {
   startEdgeApi, setDesired, onEdgeEvent, emitEdgeEvent, createEnrolmentToken, type EdgeApi, type EdgeApiOptions, type EdgeEvent,
 } from './edgeapi/index.ts';
+export { AnalyticsStore, startAnalytics, TelemetryLog, withAnalyticsRoutes, type ControllerAnalytics, type ImportResult, type QueryResult } from './analytics/index.ts';

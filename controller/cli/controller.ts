@@ -9,7 +9,7 @@
  */
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
@@ -20,6 +20,7 @@ import { loadOrCreateSigningKey } from '../versions/index.ts';
 import { CertificateAuthority, checkEdgeName, revokeEdgeCertificate } from '../pki/index.ts';
 import { createEnrolmentToken, setDesired, startEdgeApi } from '../edgeapi/index.ts';
 import { createOpApiHandler } from '../opapi/index.ts';
+import { startAnalytics, withAnalyticsRoutes } from '../analytics/index.ts';
 import { promotionActions, runPromotions, storeFleet, twinVerifier } from '../promotion/index.ts';
 import { inventoryFromStore, noInventoryError } from '../versions/inventory.ts';
 import { registerCommand } from './cli.ts';
@@ -31,7 +32,7 @@ const USAGE = `usage:
   patronus controller certs [EDGE] [--state DIR] [--json]
   patronus controller revoke SERIAL [--reason TEXT] [--state DIR]
   patronus controller set-desired VERSION EDGE... [--state DIR]
-Defaults: --listen 127.0.0.1:8443, --operator-listen 127.0.0.1:8444, --cert-days 30, --ttl 86400, --telemetry <state>/telemetry.jsonl, --suite scenarios.
+Defaults: --listen 127.0.0.1:8443, --operator-listen 127.0.0.1:8444, --cert-days 30, --ttl 86400, --telemetry <state>/telemetry.wal (the analytics write-ahead log), --suite scenarios.
 `;
 
 const OPTIONS = {
@@ -86,20 +87,26 @@ async function serve(v: Record<string, unknown>, state: string): Promise<number>
   chmodSync(`${dir}/server-key.pem.tmp`, 0o600);
   renameSync(`${dir}/server-key.pem.tmp`, `${dir}/server-key.pem`);
   writeFileSync(`${dir}/server-cert.pem`, server.pem + ca.certPem);
+  // The analytics store's single writer is this process; it replays what a killed predecessor left in the log.
+  const analytics = await startAnalytics({ file: files.analytics, store, walFile: (v.telemetry as string | undefined) ?? files.telemetryWal });
   const api = await startEdgeApi({
     store, ca, tls: { key: server.keyPem, cert: server.pem + ca.certPem }, signingKeys: [signing.publicKey], host, port, certDays,
-    telemetryFile: (v.telemetry as string | undefined) ?? join(files.root, 'telemetry.jsonl'),
+    healthSink: analytics.healthSink,
   });
   let opUrl: string | null = null;
   const log = (line: string) => process.stderr.write(`patronus controller: ${line}\n`);
-  const ropts = { fleet: storeFleet(store), verify: twinVerifier({ suite: (v.suite as string | undefined) ?? 'scenarios', log }), log };
-  const opServer = op ? createHttpsServer({ key: server.keyPem, cert: server.pem + ca.certPem }, createOpApiHandler({
+  const ropts = { fleet: storeFleet(store), verify: twinVerifier({
+    suite: (v.suite as string | undefined) ?? 'scenarios', log,
+    onRuns: async (runFiles, version) => { for (const f of runFiles) await analytics.importRun(f, `verify:v${version}`); },
+  }), log };
+  const opServer = op ? createHttpsServer({ key: server.keyPem, cert: server.pem + ca.certPem }, withAnalyticsRoutes(analytics, store, createOpApiHandler({
     store, signingKey: signing.privateKey, promotions: promotionActions(store, ropts),
     inventory: async () => (await inventoryFromStore(store)) ?? Promise.reject(noInventoryError('operator API')),
-  })) : null;
+  }))) : null;
   if (opServer && op) {
     await new Promise<void>((resolve, reject) => { opServer.once('error', reject); opServer.listen(op.port, op.host, () => resolve()); });
     opUrl = `https://${op.host.includes(':') ? `[${op.host}]` : op.host}:${(opServer.address() as AddressInfo).port}/api/v1/`;
+    writeFileSync(files.operatorEndpoint, `${JSON.stringify({ pid: process.pid, url: opUrl })}\n`);
   }
   await store.appendAudit({ actor: actor(), action: 'controller.serve', target: null, outcome: 'ok', detail: { listen: api.url, operator: opUrl, sans, signingKey: signing.keyId } });
   process.stdout.write(`patronus controller: edge API on ${api.url}${opUrl ? `, operator API on ${opUrl}` : ''} (server certificate for ${sans.join(', ')}; signing key ${signing.keyId})\n`);
@@ -112,6 +119,8 @@ async function serve(v: Record<string, unknown>, state: string): Promise<number>
   opServer?.closeAllConnections();
   await opClosed;
   await api.close();
+  await analytics.close();
+  rmSync(files.operatorEndpoint, { force: true });
   await store.close();
   return 0;
 }

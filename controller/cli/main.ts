@@ -3,5 +3,6 @@ import { runCli } from './cli.ts';
 import './intent.ts'; // registers `intent` and `token`
 import './controller.ts'; // registers `controller`
 import './promote.ts'; // registers `promote`, `approve` and `abort`
+import './analytics.ts'; // registers `analytics`
 
 process.exitCode = await runCli(process.argv.slice(2));

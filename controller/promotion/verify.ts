@@ -28,7 +28,11 @@ export interface StoredVerifyReport extends VerifySummary {
  * (default `pv<pid>`).
  * @example createPromotionActors({ store, fleet, clock: realClock, verify: twinVerifier({ suite: 'scenarios' }) })
  */
-export function twinVerifier(opts: { suite?: string; out?: string; labName?: string; log?: (line: string) => void } = {}): Verifier {
+export function twinVerifier(opts: {
+  suite?: string; out?: string; labName?: string; log?: (line: string) => void;
+  /** Receives the run files before they are removed (the controller imports them into its analytics store); a throw is logged, not a failed verification. */
+  onRuns?: (files: string[], version: number) => Promise<void>;
+} = {}): Verifier {
   const suite = opts.suite ?? 'scenarios';
   return async (version, { store, signal }) => {
     const stored = version.report as Partial<StoredVerifyReport> | null;
@@ -44,11 +48,17 @@ export function twinVerifier(opts: { suite?: string; out?: string; labName?: str
       const out = opts.out ?? join(work, 'runs');
       mkdirSync(out, { recursive: true });
       const results: RunResult[] = [];
+      const runFiles: string[] = [];
       for (const f of files) {
         if (signal.aborted) throw new Error('verification aborted');
         const name = loadScenario(f, { intent }).name;
         opts.log?.(`verify v${version.id}: ${name}`);
-        results.push(await runScenario(f, { intent, out: join(out, `${name}.duckdb`), signal, log: opts.log, labName: opts.labName ?? `pv${process.pid}` }));
+        runFiles.push(join(out, `${name}.duckdb`));
+        results.push(await runScenario(f, { intent, out: runFiles.at(-1)!, signal, log: opts.log, labName: opts.labName ?? `pv${process.pid}` }));
+      }
+      if (opts.onRuns) {
+        await opts.onRuns(runFiles, version.id)
+          .catch((e) => opts.log?.(`verify v${version.id}: run files not handed to analytics: ${(e as Error).message}`));
       }
       const verdict = suiteVerdict(results).verdict;
       const scenarios = results.map((r) => ({ scenario: r.scenario, verdict: r.verdict }));

@@ -18,7 +18,11 @@ export function stateFiles(dir: string = DEFAULT_STATE_DIR) {
     signingKey: join(root, 'signing-key.pem'),
     /** The controller CA (controller/pki). */
     ca: join(root, 'ca'),
-    /** The cumulative analytics store. */
+    /** The cumulative analytics store (controller/analytics; written only by `controller serve`). */
     analytics: join(root, 'analytics.duckdb'),
+    /** The write-ahead log of edge health reports in front of the analytics store. */
+    telemetryWal: join(root, 'telemetry.wal'),
+    /** `{pid, url}` of the running `controller serve`'s operator API, so CLIs can reach it; removed on exit. */
+    operatorEndpoint: join(root, 'operator-api.json'),
   };
 }

@@ -7,11 +7,14 @@
  * feed (10.9.0.1), pat (10.9.0.2, the Patronus speaker in its own process) and bird (10.9.0.3, BIRD with
  * no kernel protocol, i.e. kernel export off). Runs: (0) the feeder alone into a discard sink, (1) into
  * Patronus, (2) into BIRD. Time to full Loc-RIB is measured from the first UPDATE byte the feeder writes
- * after Established to the moment the receiver holds all N prefixes (Patronus: its own 'best' events;
+ * after Established to the moment the receiver holds all N prefixes (Patronus: its own 'bests' events, as the agent listens;
  * BIRD: `birdc show protocols all` polled every 50 ms). Peak RSS: maxRSS of the speaker process, VmHWM of BIRD.
  * The last line is one JSON object with the raw figures.
  *
  * Run: npx tsx bench/bgp-ingest.ts [--prefixes 1000000] [--seed 1]   (needs root, bird, the netns twin)
+ *      --profile DIR: also write a V8 CPU profile of the Patronus speaker process into DIR (node --cpu-prof;
+ *      open it in Chrome DevTools); the speaker then exits on its own once the Loc-RIB is full. The receiver
+ *      always reports its V8 heap in use at that moment (`patronus.heapUsedMB`).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,12 +23,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { chunkPrefixes, encodeAttributes, encodeKeepalive, encodeOpen, encodeUpdate, frameLength, nlriBudget, type PathAttributes } from '../dataplane/bgp/codec/index.ts';
 
 const { values } = parseArgs({ options: {
   prefixes: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' }, role: { type: 'string' },
   file: { type: 'string' }, target: { type: 'string' }, port: { type: 'string', default: '179' }, raw: { type: 'boolean', default: false },
-  total: { type: 'string' },
+  total: { type: 'string' }, profile: { type: 'string' },
 } });
 const N = Number(values.prefixes);
 const self = fileURLToPath(import.meta.url);
@@ -110,10 +114,12 @@ async function receiver() {
   const sp = new BgpSpeaker(parseSpeakerConfig({ asn: 65000, routerId: '10.9.0.2', listen: { address: '10.9.0.2', port: 179 }, neighbors: [{ address: '10.9.0.1', asn: 65001, passive: true, holdTime: 240 }] }));
   let done = false;
   const rib = sp.ribOf('default');
-  sp.on('best', () => {
+  sp.on('bests', () => {
     if (done || rib.size < N) return;
     done = true;
-    out({ role: 'receiver', tDone: Date.now(), prefixes: rib.size, maxRssKB: process.resourceUsage().maxRSS });
+    out({ role: 'receiver', tDone: Date.now(), prefixes: rib.size, maxRssKB: process.resourceUsage().maxRSS, heapUsedKB: Math.round(getHeapStatistics().used_heap_size / 1024) });
+    // --cpu-prof writes the profile on a normal exit only (the bench kills receivers with SIGKILL).
+    if (process.execArgv.includes('--cpu-prof')) setTimeout(() => process.exit(0), 200);
   });
   await sp.start();
   out({ role: 'receiver', listening: true });
@@ -122,8 +128,8 @@ async function receiver() {
 class Proc {
   lines: Record<string, unknown>[] = [];
   child: ChildProcess;
-  constructor(ns: string, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', self, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  constructor(ns: string, args: string[], nodeArgs: string[] = []) {
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, '--import', 'tsx', self, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let buf = '';
     this.child.stdout!.on('data', (d) => { buf += d; let i; while ((i = buf.indexOf('\n')) >= 0) { this.lines.push(JSON.parse(buf.slice(0, i))); buf = buf.slice(i + 1); } });
   }
@@ -184,7 +190,7 @@ async function main() {
     console.log(`feeder alone: ${feederAloneMs} ms`);
 
     // (1) Patronus
-    const rc = new Proc(ns('pat'), ['--role', 'receiver', '--prefixes', String(N)]);
+    const rc = new Proc(ns('pat'), ['--role', 'receiver', '--prefixes', String(N)], values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []);
     procs.push(rc);
     await rc.wait((l) => l.listening === true);
     const f1 = new Proc(ns('feed'), [...feedArgs, '--target', '10.9.0.2']);
@@ -192,8 +198,10 @@ async function main() {
     const done = await rc.wait((l) => l.tDone !== undefined);
     const patMs = (done.tDone as number) - ((await f1.wait((l) => l.t0 !== undefined)).t0 as number);
     const patRssMB = (done.maxRssKB as number) / 1024;
+    const patHeapMB = (done.heapUsedKB as number) / 1024;
+    if (values.profile) await new Promise((r) => (rc.child.exitCode !== null ? r(0) : rc.child.once('exit', r)));
     rc.kill(); f1.kill();
-    console.log(`patronus: ${patMs} ms to full Loc-RIB, peak RSS ${patRssMB.toFixed(0)} MB`);
+    console.log(`patronus: ${patMs} ms to full Loc-RIB, peak RSS ${patRssMB.toFixed(0)} MB, V8 heap in use ${patHeapMB.toFixed(0)} MB`);
 
     // (2) BIRD, kernel export off (no kernel protocol at all)
     const conf = join(dir, 'bird.conf'), ctl = join(dir, 'bird.ctl'), pidf = join(dir, 'bird.pid');
@@ -216,7 +224,7 @@ async function main() {
     await cleanup();
     console.log(JSON.stringify({
       bench: 'bgp-ingest', prefixes: N, updates: feed.updates, feedBytes: feed.bytes.length, feederAloneMs,
-      patronus: { locRibMs: patMs, peakRssMB: Math.round(patRssMB) }, bird: { locRibMs: birdMs, peakRssMB: Math.round(birdRssMB) },
+      patronus: { locRibMs: patMs, peakRssMB: Math.round(patRssMB), heapUsedMB: Math.round(patHeapMB) }, bird: { locRibMs: birdMs, peakRssMB: Math.round(birdRssMB) },
       ratio: { time: +(patMs / birdMs).toFixed(2), rss: +(patRssMB / birdRssMB).toFixed(2) }, goal: { time: 1.0, rss: 6 },
     }));
   } catch (e) { await cleanup(); throw e; }

@@ -91,7 +91,8 @@ export class Agent {
   private bundle?: Bundle;
   private fib?: IncrementalFib;
   /** BGP best-path changes not merged yet (by segment|prefix, last wins). */
-  private pendingBgp = new Map<string, BgpFibChange>();
+  /** BGP changes not merged yet, in order (IncrementalFib.update lets the last change of a prefix win). */
+  private pendingBgp: BgpFibChange[] = [];
   private stopping = false;
   private readonly paths: PathSupervisor;
   private readonly overlay?: Overlay;
@@ -129,7 +130,7 @@ export class Agent {
     // BGP best-path batches update the merge, serialised with bundle applies.
     this.bgp = new AgentBgp({
       onRoutes: (changes) => {
-        for (const c of changes) this.pendingBgp.set(`${c.segment}|${c.prefix}`, c);
+        for (const c of changes) this.pendingBgp.push(c);
         if (this.stopping || this.remergeQueued) return;
         this.remergeQueued = true;
         void this.serialised(() => { this.remergeQueued = false; return this.remerge(); });
@@ -252,7 +253,7 @@ export class Agent {
     const hash = contentHash(bundle);
     const plan = planKernelRoutes(bundle);
     // The full merge over the speaker's table as it is now; changes from here on are merged by the next remerge.
-    this.pendingBgp.clear();
+    this.pendingBgp = [];
     const fib = new IncrementalFib(bundle, plan, this.bgp.routes());
     this.fib = undefined; // a failure below leaves the next BGP batch to rebuild in full
     await this.programKernel(fib.kernelPlan(), true);
@@ -292,13 +293,13 @@ export class Agent {
       let fib = this.fib;
       this.fib = undefined; // until this batch is written
       if (!fib) {
-        this.pendingBgp.clear();
+        this.pendingBgp = [];
         fib = new IncrementalFib(bundle, planKernelRoutes(bundle), this.bgp.routes());
         await this.programKernel(fib.kernelPlan(), true);
         this.overlay?.apply(withOverlayRoutes(bundle, fib.overlay()), { incremental: true });
       } else {
-        const changes = [...this.pendingBgp.values()];
-        this.pendingBgp.clear();
+        const changes = this.pendingBgp;
+        this.pendingBgp = [];
         const d = fib.update(changes);
         const f = fib;
         await this.kernelRoutes.writeChanges(d, () => f.kernelPlan());

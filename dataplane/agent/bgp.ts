@@ -13,18 +13,23 @@
  * `events.jsonl` as path and steering events, e.g.
  * `{"type":"bgp","kind":"session","at":1764158400000,"address":"10.255.0.2","from":"OpenConfirm","to":"Established","reason":"KEEPALIVE received"}`.
  *
- * Best-path events come in bursts (one per prefix); they are coalesced: the first change arms a timer and
- * the prefixes changed since the last batch (last change per prefix wins) are handed to `onRoutes`
+ * Best-path changes come from the speaker in bursts (one array per UPDATE, `'bests'`); they are coalesced:
+ * the first change arms a timer and the changes since the last batch are handed to `onRoutes`, in order,
  * {@link AgentBgpOptions.batchMs} later (default 50 ms), so a full table costs one incremental merge, one
  * kernel batch and one map sync, not one per prefix — and a batch of three changes costs three, not the table.
+ * The best paths themselves are not copied here: {@link AgentBgp.routes} reads them from the speaker's RIBs
+ * (a full table held once, not twice).
  */
 import { appendFileSync } from 'node:fs';
-import { BgpSpeaker, parseSpeakerConfig, type SpeakerConfig, type State } from '../bgp/index.ts';
+import { BgpSpeaker, parseSpeakerConfig, type Route, type SpeakerConfig, type State } from '../bgp/index.ts';
 import type { Bundle } from '../bundle/schema.ts';
 import type { BgpFibChange, BgpFibRoute } from './fib.ts';
 
 export interface AgentBgpOptions {
-  /** Called after each batch with the prefixes whose best path changed since the last one (route undefined: withdrawn). */
+  /**
+   * Called after each batch with the best-path changes since the last one, in order (route undefined:
+   * withdrawn); a prefix may appear more than once, the last change wins (IncrementalFib.update applies them in order).
+   */
   onRoutes: (changes: BgpFibChange[]) => void;
   /** Coalescing window, ms (default 50). */
   batchMs?: number;
@@ -80,13 +85,19 @@ export function bgpConfigOf(bundle: Bundle, file: string): SpeakerConfig | undef
   return parseSpeakerConfig({ ...b, ...(b.routerId === undefined && addr ? { routerId: addr } : {}) }, `${file}: bgp`);
 }
 
+/** A best path reduced to what the route merge needs. */
+function fibRoute(segment: string, best: Route): BgpFibRoute {
+  const route: BgpFibRoute = { segment, prefix: best.prefix, nextHop: best.attrs.nextHop, peer: best.peer?.id, ibgp: best.peer?.ibgp ?? false };
+  if (best.attrs.nextHopLinkLocal) route.nextHopLinkLocal = best.attrs.nextHopLinkLocal;
+  return route;
+}
+
 export class AgentBgp {
   private speaker?: BgpSpeaker;
   private cfg?: SpeakerConfig;
   private cfgJson = '';
-  private readonly best = new Map<string, BgpFibRoute>();
-  /** Changes since the last batch, by `segment|prefix`. */
-  private changed = new Map<string, BgpFibChange>();
+  /** Changes since the last batch, in order. */
+  private changed: BgpFibChange[] = [];
   private timer?: NodeJS.Timeout;
   private accepted = new Map<string, number>();
   private batch = { added: 0, changed: 0, withdrawn: 0 };
@@ -119,17 +130,14 @@ export class AgentBgp {
     if (!cfg) { if (had) this.event({ kind: 'reconfigured', mode: 'stopped' }); return; }
     if (had) this.event({ kind: 'reconfigured', mode: 'restart' });
     const sp = new BgpSpeaker(cfg);
-    sp.on('best', ({ segment, prefix, best, previous }) => {
+    sp.on('bests', (cs) => {
       if (this.speaker !== sp) return; // a stopped speaker's last words
-      const k = `${segment}|${prefix}`;
-      if (!best) {
-        if (this.best.delete(k)) { this.batch.withdrawn++; this.changed.set(k, { segment, prefix }); }
-      } else {
-        if (!previous) this.batch.added++; else this.batch.changed++;
-        const route: BgpFibRoute = { segment, prefix, nextHop: best.attrs.nextHop, peer: best.peer?.id, ibgp: best.peer?.ibgp ?? false };
-        if (best.attrs.nextHopLinkLocal) route.nextHopLinkLocal = best.attrs.nextHopLinkLocal;
-        this.best.set(k, route);
-        this.changed.set(k, { segment, prefix, route });
+      const b = this.batch;
+      for (const c of cs) {
+        const best = c.best;
+        if (!best) { b.withdrawn++; this.changed.push({ segment: c.segment, prefix: c.prefix }); continue; }
+        if (!c.previous) b.added++; else b.changed++;
+        this.changed.push({ segment: c.segment, prefix: c.prefix, route: fibRoute(c.segment, best) });
       }
       this.schedule();
     });
@@ -155,15 +163,26 @@ export class AgentBgp {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const b = this.batch;
-    if (b.added || b.changed || b.withdrawn) this.event({ kind: 'routes', ...b, total: this.best.size });
+    if (b.added || b.changed || b.withdrawn) this.event({ kind: 'routes', ...b, total: this.total() });
     this.batch = { added: 0, changed: 0, withdrawn: 0 };
-    const changes = [...this.changed.values()];
-    this.changed = new Map();
+    const changes = this.changed;
+    this.changed = [];
     this.opts.onRoutes(changes);
   }
 
-  /** The current best paths, all segments. */
-  routes(): BgpFibRoute[] { return [...this.best.values()]; }
+  /** Best paths held by the running speaker, all segments. */
+  private total(): number {
+    let n = 0;
+    for (const rib of this.speaker?.ribs.values() ?? []) n += rib.size;
+    return n;
+  }
+
+  /** The current best paths, all segments (read from the speaker's RIBs: O(table), for full merges). */
+  routes(): BgpFibRoute[] {
+    const out: BgpFibRoute[] = [];
+    for (const [segment, rib] of this.speaker?.ribs ?? []) for (const r of rib.bests()) out.push(fibRoute(segment, r));
+    return out;
+  }
 
   /** Record how many routes the merge installed per neighbour address, for the `accepted` counts. */
   setAccepted(accepted: ReadonlyMap<string, number>): void {
@@ -177,7 +196,7 @@ export class AgentBgp {
       neighbors: this.speaker.status().map((n) => ({
         address: n.address, asn: n.asn, segment: n.segment, state: n.state, reason: n.reason, received: n.received, accepted: this.accepted.get(n.address) ?? 0,
       })),
-      routes: this.routes().filter((r) => r.peer !== undefined).length,
+      routes: [...this.speaker.ribs.values()].reduce((n, rib) => n + rib.learned, 0),
     };
   }
 
@@ -188,11 +207,10 @@ export class AgentBgp {
     this.cfg = undefined;
     this.cfgJson = '';
     if (!sp) return;
-    sp.removeAllListeners('best');
+    sp.removeAllListeners('bests');
+    // Everything the speaker held goes, read before stopping (the sessions' ends empty its RIBs).
+    for (const [segment, rib] of sp.ribs) for (const r of rib.bests()) { this.changed.push({ segment, prefix: r.prefix }); this.batch.withdrawn++; }
     await sp.stop();
-    this.batch.withdrawn += this.best.size;
-    for (const [k, r] of this.best) this.changed.set(k, { segment: r.segment, prefix: r.prefix });
-    this.best.clear();
     this.accepted.clear();
     this.flush();
   }

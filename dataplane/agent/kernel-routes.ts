@@ -263,14 +263,18 @@ export class KernelRouteWriter {
     const t0 = performance.now();
     this.written = undefined; // until this write is known to have succeeded
     const add: KernelRoute[] = [], change: KernelRoute[] = [], remove: KernelRoute[] = [];
+    // Each key built once: a full table is a million of them (string concatenation and hashing).
+    const setKeys: string[] = [], setRoutes: KernelRoute[] = [], removeKeys: string[] = [];
     for (const r of d.upsert) {
-      const old = prev.get(routeKey(r));
-      if (!old) add.push(r); else if (!sameRoute(old, r)) change.push(r);
+      const k = routeKey(r);
+      const old = prev.get(k);
+      if (!old) add.push(r); else if (!sameRoute(old, r)) change.push(r); else continue;
+      setKeys.push(k); setRoutes.push(r);
     }
-    for (const r of d.remove) if (prev.has(routeKey(r))) remove.push(r);
+    for (const r of d.remove) { const k = routeKey(r); if (prev.has(k)) { remove.push(r); removeKeys.push(k); } }
     await this.send(diffBatch({ add, change, remove }));
-    for (const r of remove) prev.delete(routeKey(r));
-    for (const r of [...add, ...change]) prev.set(routeKey(r), r);
+    for (const k of removeKeys) prev.delete(k);
+    for (let i = 0; i < setKeys.length; i++) prev.set(setKeys[i]!, setRoutes[i]!);
     this.written = prev;
     this.last = { mode: 'diff', replaced: add.length + change.length, added: add.length, deleted: remove.length, ms: Math.round((performance.now() - t0) * 10) / 10 };
     return this.last;

@@ -2,7 +2,9 @@
  * The runnable BGP speaker: one {@link Session} per configured neighbour over node:net TCP (dialing,
  * accepting, or both), one {@link Rib} per segment, import/export policy, Adj-RIB-Out per neighbour with
  * UPDATEs packed by shared attributes, route refresh both ways, and an event stream of best-path changes
- * (`'best'`, one {@link BestChange} per prefix and segment) for the agent to program the FIB from.
+ * for the agent to program the FIB from: `'bests'`, one array of {@link BestChange} per RIB operation (an
+ * UPDATE's NLRI, a withdrawal, a session going down), and `'best'`, one event per prefix and segment (only
+ * emitted while someone listens: a full table is a million of them).
  *
  * Example:
  * ```ts
@@ -30,6 +32,8 @@ export interface NeighborStatus {
 
 export interface SpeakerEvents {
   best: [BestChange];
+  /** The changes of one RIB operation, in order (the listener may keep the array). */
+  bests: [BestChange[]];
   session: [{ address: string; from: State; to: State; reason: string }];
   log: [string];
 }
@@ -191,7 +195,11 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   ribOf(segment: string): Rib {
     let rib = this.ribs.get(segment);
     if (!rib) {
-      rib = new Rib(segment, (c) => { this.emit('best', c); this.propagate(c); });
+      rib = new Rib(segment, undefined, { onChanges: (cs) => {
+        if (this.listenerCount('best')) for (const c of cs) this.emit('best', c);
+        this.emit('bests', cs);
+        this.propagate(segment, cs);
+      } });
       this.ribs.set(segment, rib);
     }
     return rib;
@@ -308,13 +316,15 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     }
   }
 
-  /** Queues a best-path change to every other established neighbour of the segment. */
-  private propagate(c: BestChange): void {
+  /** Queues a segment's best-path changes to every other established neighbour of the segment. */
+  private propagate(segment: string, cs: readonly BestChange[]): void {
     for (const nb of this.neighbors.values()) {
-      if (nb.cfg.segment !== c.segment || nb.session.state !== 'Established') continue;
-      // A path from this very neighbour is never sent back; with nothing advertised or queued there is nothing to withdraw either.
-      if (nb.adjOut.size === 0 && nb.pending.size === 0 && bestPeerIdOf(c) === nb.cfg.address) continue;
-      this.queueExport(nb, c.prefix, c.best);
+      if (nb.cfg.segment !== segment || nb.session.state !== 'Established') continue;
+      for (const c of cs) {
+        // A path from this very neighbour is never sent back; with nothing advertised or queued there is nothing to withdraw either.
+        if (nb.adjOut.size === 0 && nb.pending.size === 0 && bestPeerIdOf(c) === nb.cfg.address) continue;
+        this.queueExport(nb, c.prefix, c.best);
+      }
     }
   }
 

@@ -141,11 +141,21 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): Decoded<UpdateMe
     nlriN = nlri.length;
   }
 
+  const end = aStart + aLen;
+  // Interning (rawNlri contexts): equal attribute bytes give the one attribute object decoded before.
+  const cache = ctx.rawNlri ? attrCacheOf(ctx) : undefined;
+  const key = cache && aLen > 0 && aLen <= INTERN_MAX_BYTES ? hashBytes(b, aStart, end) : undefined;
+  const hit = key === undefined ? undefined : cache!.get(key);
+  if (hit && sameBytes(hit.bytes, b, aStart, end)) {
+    const msg: UpdateMessage = { type: 'update', withdrawn, attrs: hit.attrs, nlri };
+    if (withdrawnRaw) { msg.withdrawnRaw = withdrawnRaw; msg.nlriRaw = nlriRaw; }
+    return { ok: true, msg };
+  }
+
   const attrs: PathAttributes = {};
   const errors: BgpError[] = [];
   const seen = new Set<number>();
   let i = aStart;
-  const end = aStart + aLen;
   while (i < end) {
     if (i + 3 > end || ((b[i]! & F_EXTENDED) !== 0 && i + 4 > end)) {
       // RFC 7606 §4: an attribute header that cannot be read: treat-as-withdraw (no MP attribute can be hidden in it).
@@ -195,6 +205,12 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): Decoded<UpdateMe
     const missing = [attrs.origin === undefined && !seen.has(1) && 1, attrs.asPath === undefined && !seen.has(2) && 2, nlriN > 0 && attrs.nextHop === undefined && !seen.has(3) && 3].filter((x): x is number => x !== false);
     for (const code of missing) errors.push(bgpError(ErrCode.UPDATE, 3, 'treat-as-withdraw', `missing well-known attribute ${ATTRS.get(code)!.name}`, Uint8Array.of(code)));
   }
+  // Only a clean, complete, NLRI-free attribute set is interned: then a hit needs no error check (none
+  // can arise from the same bytes, and the mandatory ones are present whatever the NLRI).
+  if (key !== undefined && !errors.length && !attrs.mpReach && !attrs.mpUnreach && attrs.origin !== undefined && attrs.asPath !== undefined && attrs.nextHop !== undefined) {
+    if (cache!.size >= INTERN_MAX_SETS) cache!.clear();
+    cache!.set(key, { bytes: b.slice(aStart, end), attrs });
+  }
   const msg: UpdateMessage = { type: 'update', withdrawn, attrs, nlri };
   if (withdrawnRaw) { msg.withdrawnRaw = withdrawnRaw; msg.nlriRaw = nlriRaw; }
   if (errors.length) {
@@ -203,6 +219,30 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): Decoded<UpdateMe
   }
   return { ok: true, msg };
 }
+
+/** Attribute fields longer than this are not interned (long AS paths or many communities rarely repeat). */
+const INTERN_MAX_BYTES = 1024;
+/** Interned attribute sets per session; the cache starts over when full (a table has ~60 000). */
+const INTERN_MAX_SETS = 200_000;
+/** Per codec context (one per session): hash of the attribute bytes → those bytes and their decoded attributes (a colliding set replaces the other). */
+const attrCaches = new WeakMap<CodecContext, Map<number, { bytes: Uint8Array; attrs: PathAttributes }>>();
+function attrCacheOf(ctx: CodecContext): Map<number, { bytes: Uint8Array; attrs: PathAttributes }> {
+  let c = attrCaches.get(ctx);
+  if (!c) attrCaches.set(ctx, (c = new Map()));
+  return c;
+}
+
+/** FNV-1a over b[from, to), as a small integer. */
+function hashBytes(b: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h & 0x3fffffff;
+}
+const sameBytes = (x: Uint8Array, b: Uint8Array, from: number, to: number): boolean => {
+  if (x.length !== to - from) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== b[from + i]) return false;
+  return true;
+};
 
 function frame(type: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER_LEN + body.length);

@@ -146,6 +146,10 @@ export interface CodecContext {
    * hands the bytes over in {@link UpdateMessage.withdrawnRaw} / {@link UpdateMessage.nlriRaw} with
    * `withdrawn` and `nlri` left empty, so a full-table receiver walks them without building a string per
    * prefix (the speaker does; see `forEachNlri4`). Default false: prefixes as strings.
+   * Also interns attribute sets: an UPDATE whose path-attribute bytes equal those of an earlier error-free
+   * UPDATE decoded with the same context object (with ORIGIN, AS_PATH and NEXT_HOP, no MP_REACH/UNREACH)
+   * gets that earlier message's `attrs` object itself, not decoded again — so decoded attributes must be
+   * treated as immutable (copy before changing). Up to 200 000 sets per context, then it starts over.
    */
   rawNlri?: boolean;
 }

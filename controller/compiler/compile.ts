@@ -145,6 +145,8 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
     };
     const probing = buildProbing(intent, edge.wans.map((w) => w.transport.name));
     if (probing) draft.probing = probing;
+    // Only when the intent says so: bundles of intents without it stay byte-identical (and their hashes).
+    if (intent.rollout?.commitConfirm !== undefined) draft.commitConfirmMs = Math.round(intent.rollout.commitConfirm);
     const checked = Bundle.safeParse(draft);
     if (!checked.success) {
       throw new Error(`compiler produced an invalid bundle for ${edge.node} (a compiler bug): ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

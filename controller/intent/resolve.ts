@@ -93,5 +93,6 @@ export function resolveIntent(doc: IntentDocument): Intent {
     })),
     bgp: doc.bgp, wanopt: doc.wanopt,
     ...(doc.probing ? { probing: structuredClone(doc.probing) } : {}),
+    ...(doc.rollout?.commitConfirm !== undefined ? { rollout: { commitConfirm: doc.rollout.commitConfirm } } : {}),
   };
 }

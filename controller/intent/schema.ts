@@ -310,6 +310,17 @@ export const WanoptSpec = z.strictObject({
   w.classes.forEach((c, i) => { if (w.classes.indexOf(c) !== i) ctx.addIssue({ code: 'custom', path: ['classes', i], message: `class "${c}" is listed twice` }); });
 });
 
+/**
+ * How edges take a new version of this intent. `commitConfirm`: after applying a bundle an edge must find
+ * itself healthy within this deadline (paths up to every peer, BGP Established, controller reachable) or it
+ * reverts to its last-good bundle by itself (docs/edge-api.md). Absent: the agent's default (30 s, or its
+ * `--commit-confirm` flag). Example: `rollout: { commitConfirm: 45s }`.
+ */
+export const RolloutSpec = z.strictObject({
+  commitConfirm: Duration().pipe(z.number().min(1000, 'expected at least 1s').max(600_000, 'expected at most 10m')).optional()
+    .describe('Commit-confirmed deadline on the edge after an apply, 1s..10m; default 30s'),
+});
+
 /** The intent file, structurally (see the module comment for the resolved {@link Intent}). */
 export const IntentDocument = z.strictObject({
   apiVersion: z.literal(INTENT_API_VERSION, { error: `expected "${INTENT_API_VERSION}"` }),
@@ -327,6 +338,7 @@ export const IntentDocument = z.strictObject({
   bgp: BgpSpec.default({}).describe('BGP speakers per site (docs/bgp.md)'),
   probing: ProbingSpec.optional().describe('Probe and steering tuning for every edge (docs/probing.md)'),
   wanopt: WanoptSpec.prefault({}).describe('WAN optimisation: proxied TCP classes and FEC-protected UDP classes (docs/wanopt.md)'),
+  rollout: RolloutSpec.optional().describe('How edges take a new version: the commit-confirmed deadline (docs/edge-api.md)'),
 });
 export type IntentDocument = z.output<typeof IntentDocument>;
 
@@ -413,4 +425,6 @@ export interface Intent {
   probing?: z.output<typeof ProbingSpec>;
   /** WAN-opt classes and FEC per class, as written with defaults filled (names checked by the compiler). */
   wanopt: z.output<typeof WanoptSpec>;
+  /** Rollout settings (commitConfirm in ms), as written; absent when the intent has none. */
+  rollout?: z.output<typeof RolloutSpec>;
 }

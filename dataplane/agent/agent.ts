@@ -25,6 +25,7 @@ import { AgentBgp, bgpConfigOf, type BgpSummary } from './bgp.ts';
 import { IncrementalFib, withOverlayRoutes, type BgpFibChange, type MergedFib } from './fib.ts';
 import { AgentWanopt, type WanoptStatus } from './wanopt.ts';
 import { LoopLag, type LoopLagStatus } from './loop-lag.ts';
+import type { SlaCompliance } from './compliance.ts';
 import { AgentWireguard, type WgStatus } from './wg.ts';
 
 export interface AgentOptions {
@@ -78,6 +79,8 @@ export interface AgentStatus {
   eventLoop: LoopLagStatus;
   /** WireGuard devices of the encrypted paths (wg.ts); null when the bundle has none. */
   wireguard: WgStatus | null;
+  /** Per-SLA-class compliance over the last minute (compliance.ts); sent in the controller health report. */
+  sla: SlaCompliance;
 }
 
 export class Agent {
@@ -85,7 +88,7 @@ export class Agent {
   private readonly clock: Clock;
   private readonly started: Date;
   private readonly startedMono: number;
-  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt' | 'eventLoop' | 'wireguard'>;
+  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt' | 'eventLoop' | 'wireguard' | 'sla'>;
   private readonly bgp: AgentBgp;
   /** The applied bundle and its route merge (bundle + BGP routes), updated per BGP batch; undefined = rebuild in full. */
   private bundle?: Bundle;

@@ -24,6 +24,9 @@ import { parse as parseYaml } from 'yaml';
 import { InventoryInterface } from '../inventory.ts';
 import { InputError, validate } from '../errors.ts';
 
+/** Commit-confirmed deadline (ms) when neither the bundle nor the agent's flag names one. */
+export const DEFAULT_COMMIT_CONFIRM_MS = 30_000;
+
 const EC_ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
 /**
@@ -58,7 +61,10 @@ export interface ControllerClientOptions {
   /** One-time token (`pt1.…`), needed only for the first start. */
   enrolToken?: string;
   agent: ControlledAgent;
-  /** Commit-confirmed deadline after an apply, ms. Default 30,000. */
+  /**
+   * Commit-confirmed deadline after an apply, ms, for bundles that name none themselves (a bundle's
+   * `commitConfirmMs`, from the intent's `rollout.commitConfirm`, wins). Default 30,000.
+   */
   commitConfirmMs?: number;
   /** Health report interval, ms. Default 5,000. */
   healthIntervalMs?: number;
@@ -328,21 +334,30 @@ export class ControllerClient {
       this.opts.agent.confirm();
       this.have = claimed;
       this.record(claimed, version, true, null);
+      // The last report the controller holds may be from inside the window (paths still down); the promotion's
+      // soak starts on the ack and judges that report, so a fresh one goes first.
+      await this.sendHealth().catch(() => undefined);
       await this.ack(claimed, version, true, null);
       this.log(`controller: bundle ${claimed.slice(0, 12)} applied and confirmed`);
       return;
     }
-    const reason = `commit-confirmed failed after ${this.opts.commitConfirmMs ?? 30_000} ms: ${result.reasons.join('; ')}`;
+    const reason = `commit-confirmed failed after ${this.deadlineMs(bundle)} ms: ${result.reasons.join('; ')}`;
     const back = await this.opts.agent.revertToLastGood().catch((e) => { this.log(`controller: revert failed: ${(e as Error).message}`); return null; });
     this.refused.add(claimed);
     this.record(claimed, version, false, `${reason}; ${back ? `reverted to last-good ${back.slice(0, 12)}` : 'no last-good bundle to revert to'}`);
     this.log(`controller: ${this.lastCommit!.reason}`);
+    await this.sendHealth().catch(() => undefined);
     await this.ack(claimed, version, false, this.lastCommit!.reason);
+  }
+
+  /** The commit-confirmed deadline of `bundle`: its own setting (the intent's), else the flag, else 30 s. */
+  private deadlineMs(bundle: Bundle): number {
+    return bundle.commitConfirmMs ?? this.opts.commitConfirmMs ?? DEFAULT_COMMIT_CONFIRM_MS;
   }
 
   /** Polls the agent's health every 250 ms until healthy or the deadline. */
   private async confirmWithin(bundle: Bundle, applyAt: number): Promise<{ healthy: boolean; reasons: string[] }> {
-    const deadline = applyAt + (this.opts.commitConfirmMs ?? 30_000);
+    const deadline = applyAt + this.deadlineMs(bundle);
     let last = { healthy: false, reasons: ['not checked'] };
     while (!this.stopped) {
       // The controller is reachable when a request went through after the apply; health reports keep trying.
@@ -378,6 +393,9 @@ export class ControllerClient {
       paths: s.paths.map((p) => ({ id: p.id, peer: p.peer, transport: p.transport, state: p.state, rttMs: p.srttMs, loss: p.loss })),
       bgp: s.bgp?.neighbors.map((n) => ({ address: n.address, asn: n.asn, state: n.state })) ?? null,
       commitConfirmed: this.lastCommit,
+      // The soak gate reads slaCompliance (the worst class, 0..1); sla names every class (compliance.ts).
+      // (An agent status without it — an older agent object — reports no figure rather than failing the report.)
+      slaCompliance: s.sla?.slaCompliance ?? null, sla: s.sla ?? null,
     } });
   }
 

@@ -14,6 +14,7 @@ import type { Bundle } from '../bundle/schema.ts';
 import { Prober, Responder, type MonitorConfig, type PathEvent, type PathView } from '../probe/index.ts';
 import { Steerer, type SteerEvent, type SteeringEntry, type SteerPolicy } from '../steer/index.ts';
 import type { Clock } from './clock.ts';
+import { ComplianceTracker, type SlaCompliance } from './compliance.ts';
 
 /** How many recent events the status API shows. */
 export const EVENT_RING = 200;
@@ -109,6 +110,8 @@ export class PathSupervisor {
   private steerer?: Steerer;
   private bundle?: Bundle;
   private timer?: NodeJS.Timeout;
+  private sampler?: NodeJS.Timeout;
+  private readonly compliance = new ComplianceTracker();
   private table: SteeringEntry[] = [];
   private readonly events: AgentEvent[] = [];
   private eventCount = 0;
@@ -143,11 +146,23 @@ export class PathSupervisor {
     this.timer ??= setInterval(() => this.evaluate(), EVALUATE_EVERY_MS);
     this.timer.unref();
     this.evaluate();
+    // SLA compliance is sampled once per (busy) probe interval: no path state changes faster than that.
+    this.compliance.reset(bundle.rules, this.opts.clock.now());
+    if (this.sampler) clearInterval(this.sampler);
+    this.sampler = setInterval(() => this.sampleCompliance(), Math.max(t.monitor.intervalMs ?? 100, 10));
+    this.sampler.unref();
+  }
+
+  private sampleCompliance(): void {
+    if (!this.prober) return;
+    const views = new Map<number, PathView>(this.prober.views().map((v) => [v.id, v]));
+    this.compliance.sample(this.opts.clock.now(), this.table, (id) => views.get(id)?.compliant);
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    if (this.sampler) clearInterval(this.sampler);
+    this.timer = this.sampler = undefined;
     await this.prober?.stop();
     await this.responder?.stop();
   }
@@ -169,8 +184,11 @@ export class PathSupervisor {
     } catch { /* the state dir went away (twin teardown): the ring still holds the event */ }
   }
 
-  /** Path states, the steering table and recent events, for the status API. */
-  status(): { paths: PathSummary[]; steering: SteeringEntry[]; events: { total: number; recent: AgentEvent[] } } {
+  /**
+   * Path states, the steering table, recent events and per-SLA-class compliance (compliance.ts), for the
+   * status API.
+   */
+  status(): { paths: PathSummary[]; steering: SteeringEntry[]; events: { total: number; recent: AgentEvent[] }; sla: SlaCompliance } {
     const views = new Map<number, PathView>((this.prober?.views() ?? []).map((v) => [v.id, v]));
     const now = this.opts.clock.now();
     const paths = (this.bundle?.paths ?? []).map((p): PathSummary => {
@@ -186,6 +204,6 @@ export class PathSupervisor {
         compliant: v ? [...v.compliant].sort() : [],
       };
     });
-    return { paths, steering: this.table, events: { total: this.eventCount, recent: this.events.slice(-20) } };
+    return { paths, steering: this.table, events: { total: this.eventCount, recent: this.events.slice(-20) }, sla: this.compliance.report(now) };
   }
 }

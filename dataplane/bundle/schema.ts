@@ -258,6 +258,11 @@ export const Bundle = z.strictObject({
   probing: BundleProbing.optional(),
   /** WAN-opt proxy and FEC classes; `{}` = none (see {@link BundleWanopt}). */
   wanopt: BundleWanopt.default({}),
+  /**
+   * Commit-confirmed deadline (ms) the agent gives this bundle after applying it (intent `rollout.commitConfirm`);
+   * absent = the agent's default (30,000, or its `--commit-confirm` flag). Example: 45000.
+   */
+  commitConfirmMs: z.number().int().min(1000).max(600_000).optional(),
 });
 export type Bundle = z.output<typeof Bundle>;
 export type BundlePath = z.output<typeof BundlePath>;

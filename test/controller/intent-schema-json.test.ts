@@ -17,7 +17,7 @@ test('the JSON Schema is strict and names every section of the intent', () => {
   assert.is(s.additionalProperties, false);
   assert.equal(s.required.sort(), ['apiVersion', 'name']);
   assert.equal(Object.keys(s.properties).sort(), [
-    'apiVersion', 'appClasses', 'bgp', 'description', 'name', 'probing', 'qosClasses', 'rules', 'segments', 'sites', 'slaClasses',
+    'apiVersion', 'appClasses', 'bgp', 'description', 'name', 'probing', 'qosClasses', 'rollout', 'rules', 'segments', 'sites', 'slaClasses',
     'templates', 'topology', 'transports', 'wanopt',
   ]);
 });

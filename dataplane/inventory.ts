@@ -27,6 +27,20 @@ export const InventoryInterface = z.strictObject({
   gateway: IpAddress().optional(),
   /** LAN only: VLAN id when the segment arrives tagged. */
   vlan: z.number().int().min(1).max(4094).optional(),
+  /**
+   * WAN only: the interface's reflexive endpoint — the address and port the peers' probe responders saw its
+   * requests come from (agent status `reflexive[]`, dataplane/agent/reflexive.ts) — and the NAT's mapping
+   * behaviour: `endpoint-independent` (one mapping for every destination), `endpoint-dependent`
+   * (symmetric / per-destination), `unknown` (a single reflector answered). `portPreserving`: the NAT kept
+   * the source port. Absent until learned; an address equal to the interface's own means no NAT. Example:
+   * `{ address: "198.51.100.2", port: 40001, mapping: "endpoint-independent", portPreserving: true }`.
+   */
+  reflexive: z.strictObject({
+    address: IpAddress(),
+    port: z.number().int().min(1).max(65535),
+    mapping: z.enum(['endpoint-independent', 'endpoint-dependent', 'unknown']),
+    portPreserving: z.boolean(),
+  }).optional(),
 });
 export type InventoryInterface = z.output<typeof InventoryInterface>;
 

@@ -64,6 +64,35 @@ export async function collectWireguardKeys(provider: TwinProvider, labName: stri
   return { ...inventory, edges };
 }
 
+/**
+ * The inventory with each WAN interface's reflexive endpoint (`reflexive`), read from the agents' status
+ * (`reflexive[]`, learned from their peers' probe echoes, dataplane/agent/reflexive.ts). Waits up to
+ * `timeoutMs` until no interface is still pending and every learned one knows its NAT mapping (both
+ * responder ports answered); what is not learned by then stays without `reflexive` (treated as no NAT).
+ * Like {@link collectWireguardKeys}, the twin standing in for the controller (which takes them from the
+ * edges' reports). Example: `inv = await collectReflexive(p, 'lab1', inv)`.
+ */
+export async function collectReflexive(provider: TwinProvider, labName: string, inventory: Inventory, timeoutMs = 8000): Promise<Inventory> {
+  type Row = { interface: string; state: string; address: string | null; port: number | null; mapping: string | null; portPreserving: boolean | null };
+  const read = () => Promise.all(inventory.edges.map(async (e) => {
+    try { return ((await agentRequest(provider.agentSocket(labName, e.node), 'GET', '/status', undefined, 2000)).body?.reflexive ?? []) as Row[]; } catch { return [] as Row[]; }
+  }));
+  let rows = await read();
+  const settled = (r: Row) => r.state === 'none' || (r.state === 'learned' && r.mapping !== 'unknown');
+  for (const end = Date.now() + timeoutMs; !rows.every((rs) => rs.every(settled)) && Date.now() < end; rows = await read()) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const edges = inventory.edges.map((e, i) => ({
+    ...e,
+    interfaces: e.interfaces.map((f) => {
+      const r = rows[i]!.find((x) => x.interface === f.name && x.state === 'learned');
+      const { reflexive: _old, ...rest } = f;
+      return r ? { ...rest, reflexive: { address: r.address!, port: r.port!, mapping: r.mapping as 'endpoint-independent', portPreserving: !!r.portPreserving } } : rest;
+    }),
+  }));
+  return { ...inventory, edges };
+}
+
 /** Push every bundle to its edge's agent; resolves when each agent acknowledged the same content hash. */
 export async function pushBundles(provider: TwinProvider, labName: string, bundles: Map<string, CompiledBundle>): Promise<void> {
   await Promise.all([...bundles].map(async ([node, { bundle, hash }]) => {
@@ -107,6 +136,22 @@ export async function bringUp(provider: TwinProvider, prepared: PreparedLab, opt
       out.write(pending.length
         ? `overlay: paths still without a resolved next hop after 15 s on ${pending.join(', ')}\n`
         : `overlay: every path programmed ${Date.now() - t0} ms after the bundles\n`);
+      // Edges behind NAT: peers must dial their reflexive endpoints, or relay through a hub (docs/overlay.md,
+      // "NAT traversal"). Learned from the hubs once the first bundles run, so a second compile follows.
+      if (prepared.recompile && prepared.inventory && [...prepared.bundles.values()].some((b) => b.bundle.paths.some((p) => p.wireguard))) {
+        const inv = await collectReflexive(provider, prepared.lab.name, prepared.inventory);
+        prepared.inventory = inv;
+        const next = prepared.recompile(inv);
+        // Without NAT the reflexive endpoints change nothing: the same bundles are not pushed twice.
+        if ([...next].some(([n, b]) => prepared.bundles.get(n)?.hash !== b.hash)) {
+          prepared.bundles = next;
+          await pushBundles(provider, prepared.lab.name, prepared.bundles);
+          const behind = inv.edges.flatMap((e) => e.interfaces.filter((f) => f.reflexive && f.reflexive.address !== f.ipv4[0]?.split('/')[0]).map((f) => `${e.node}:${f.name} ${f.reflexive!.address}:${f.reflexive!.port} ${f.reflexive!.mapping}`));
+          out.write(`nat: ${behind.length ? behind.join(', ') : 'no interface behind NAT'}; bundles recompiled and applied\n`);
+          const late = await waitOverlay(provider, prepared.lab.name, [...prepared.bundles.keys()], 15_000);
+          if (late.length) out.write(`overlay: paths still without a resolved next hop after 15 s on ${late.join(', ')}\n`);
+        }
+      }
     }
   } catch (e) {
     if (!opts.keep) {

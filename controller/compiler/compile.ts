@@ -19,6 +19,7 @@ import { buildWanopt } from './wanopt.ts';
 import { buildTables } from './classifier.ts';
 import { buildPaths } from './paths.ts';
 import { addWireguard } from './wireguard.ts';
+import { reachedAs } from './nat.ts';
 import { buildSegments, carriedSegments } from './routes.ts';
 import { compatible, peering } from './topology.ts';
 
@@ -98,10 +99,12 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
 
   const bundles = new Map<string, CompiledBundle>();
   const pathsOf = new Map(edges.map((e) => [e.node, buildPaths(intent, e, edges)]));
-  // Each path learns the id its peer gave the reverse direction (same two addresses, swapped).
+  // Each path learns the id its peer gave the reverse direction (same two addresses, swapped; behind NAT a
+  // remote address is the peer's reflexive one).
+  const seenAs = reachedAs(inventory);
   for (const [node, paths] of pathsOf) {
     for (const p of paths) {
-      const back = pathsOf.get(p.peerNode)?.find((q) => q.peerNode === node && q.localAddress === p.remoteAddress && q.remoteAddress === p.localAddress);
+      const back = pathsOf.get(p.peerNode)?.find((q) => q.peerNode === node && seenAs(p.peerNode, q.localAddress, p.remoteAddress) && seenAs(node, p.localAddress, q.remoteAddress));
       if (back) p.peerPathId = back.id;
     }
   }

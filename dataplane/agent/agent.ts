@@ -26,6 +26,7 @@ import { IncrementalFib, withOverlayRoutes, type BgpFibChange, type MergedFib } 
 import { AgentWanopt, type WanoptStatus } from './wanopt.ts';
 import { LoopLag, type LoopLagStatus } from './loop-lag.ts';
 import type { SlaCompliance } from './compliance.ts';
+import type { ReflexiveStatus } from './reflexive.ts';
 import { AgentWireguard, type WgStatus } from './wg.ts';
 
 export interface AgentOptions {
@@ -81,6 +82,8 @@ export interface AgentStatus {
   wireguard: WgStatus | null;
   /** Per-SLA-class compliance over the last minute (compliance.ts); sent in the controller health report. */
   sla: SlaCompliance;
+  /** Per WAN interface with probed paths: its reflexive endpoint and NAT mapping as the peers see it (reflexive.ts). */
+  reflexive: ReflexiveStatus[];
 }
 
 export class Agent {
@@ -88,7 +91,7 @@ export class Agent {
   private readonly clock: Clock;
   private readonly started: Date;
   private readonly startedMono: number;
-  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt' | 'eventLoop' | 'wireguard' | 'sla'>;
+  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt' | 'eventLoop' | 'wireguard' | 'sla' | 'reflexive'>;
   private readonly bgp: AgentBgp;
   /** The applied bundle and its route merge (bundle + BGP routes), updated per BGP batch; undefined = rebuild in full. */
   private bundle?: Bundle;

@@ -11,10 +11,11 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle } from '../bundle/schema.ts';
-import { Prober, Responder, type MonitorConfig, type PathEvent, type PathView } from '../probe/index.ts';
+import { PROBE_PORT, Prober, Responder, type MonitorConfig, type PathEvent, type PathView } from '../probe/index.ts';
 import { Steerer, type SteerEvent, type SteeringEntry, type SteerPolicy } from '../steer/index.ts';
 import type { Clock } from './clock.ts';
 import { ComplianceTracker, type SlaCompliance } from './compliance.ts';
+import { ReflexiveDiscovery, type ReflexiveStatus } from './reflexive.ts';
 
 /** How many recent events the status API shows. */
 export const EVENT_RING = 200;
@@ -106,6 +107,9 @@ export function tuningOf(bundle: Bundle, opts: Pick<PathSupervisorOptions, 'moni
 
 export class PathSupervisor {
   private responder?: Responder;
+  /** The same responder on the alternate port (probe port + 1): NAT mapping detection (reflexive.ts). */
+  private altResponder?: Responder;
+  private readonly reflexive: ReflexiveDiscovery;
   private prober?: Prober;
   private steerer?: Steerer;
   private bundle?: Bundle;
@@ -116,12 +120,20 @@ export class PathSupervisor {
   private readonly events: AgentEvent[] = [];
   private eventCount = 0;
 
-  constructor(private readonly opts: PathSupervisorOptions) {}
+  constructor(private readonly opts: PathSupervisorOptions) {
+    this.reflexive = new ReflexiveDiscovery(opts.probePort ?? PROBE_PORT);
+  }
 
   /** Start the responder (peers probe us whether or not we have a bundle yet). */
   async start(): Promise<void> {
     this.responder = new Responder({ port: this.opts.probePort, clock: this.opts.clock, ...(this.opts.rxReport && { rxReport: this.opts.rxReport }) });
     await this.responder.start();
+    const port = this.opts.probePort ?? PROBE_PORT;
+    if (port > 0 && port < 65535) {
+      this.altResponder = new Responder({ port: port + 1, clock: this.opts.clock });
+      // Without the alternate port peers only learn `unknown` mappings (and relay): not worth failing the agent.
+      try { await this.altResponder.start(); } catch { this.altResponder = undefined; }
+    }
   }
 
   /** Probe and steer for a newly applied bundle (stopping what the previous bundle started). */
@@ -139,10 +151,16 @@ export class PathSupervisor {
       clock: this.opts.clock,
       port: this.opts.probePort,
       monitor: t.monitor, transportMonitor: t.transports, ...(t.budgets && { budgets: t.budgets }),
-      onEvent: (e) => { this.record({ type: 'path', ...e }); this.evaluate(); },
+      onEvent: (e) => {
+        this.record({ type: 'path', ...e });
+        // A path back up may come through a restarted NAT with new mappings: learn them again.
+        if (e.kind === 'state' && e.to === 'up' && e.from !== 'unknown') this.reflexive.relearn();
+        this.evaluate();
+      },
     });
     this.steerer = new Steerer({ paths: bundle.paths, rules: bundle.rules, slaClasses: bundle.slaClasses }, t.steer);
     await this.prober.start();
+    await this.reflexive.load(bundle);
     this.timer ??= setInterval(() => this.evaluate(), EVALUATE_EVERY_MS);
     this.timer.unref();
     this.evaluate();
@@ -164,7 +182,9 @@ export class PathSupervisor {
     if (this.sampler) clearInterval(this.sampler);
     this.timer = this.sampler = undefined;
     await this.prober?.stop();
+    await this.reflexive.stop();
     await this.responder?.stop();
+    await this.altResponder?.stop();
   }
 
   private evaluate(): void {
@@ -185,10 +205,10 @@ export class PathSupervisor {
   }
 
   /**
-   * Path states, the steering table, recent events and per-SLA-class compliance (compliance.ts), for the
-   * status API.
+   * Path states, the steering table, recent events, per-SLA-class compliance (compliance.ts) and the WAN
+   * interfaces' reflexive endpoints (reflexive.ts), for the status API.
    */
-  status(): { paths: PathSummary[]; steering: SteeringEntry[]; events: { total: number; recent: AgentEvent[] }; sla: SlaCompliance } {
+  status(): { paths: PathSummary[]; steering: SteeringEntry[]; events: { total: number; recent: AgentEvent[] }; sla: SlaCompliance; reflexive: ReflexiveStatus[] } {
     const views = new Map<number, PathView>((this.prober?.views() ?? []).map((v) => [v.id, v]));
     const now = this.opts.clock.now();
     const paths = (this.bundle?.paths ?? []).map((p): PathSummary => {
@@ -204,6 +224,6 @@ export class PathSupervisor {
         compliant: v ? [...v.compliant].sort() : [],
       };
     });
-    return { paths, steering: this.table, events: { total: this.eventCount, recent: this.events.slice(-20) }, sla: this.compliance.report(now) };
+    return { paths, steering: this.table, events: { total: this.eventCount, recent: this.events.slice(-20) }, sla: this.compliance.report(now), reflexive: this.reflexive.status() };
   }
 }

@@ -124,21 +124,33 @@ export interface WgDeviceConfig {
   /** File holding the base64 private key (0600). */
   privateKeyFile: string;
   listenPort: number;
-  /** The one peer: public key and endpoint "a.b.c.d:port"; absent = no peer yet. */
+  /**
+   * The one peer: public key, endpoint "a.b.c.d:port" and the persistent keepalive (s, default 25: below
+   * the 30 s a Linux NAT keeps an unanswered UDP mapping, so a binding never expires); absent = no peer yet.
+   */
   peer?: { publicKey: string; endpoint: string; keepaliveS?: number };
   /** Inner address of this end of the /31 and the device MTU (underlay MTU − 60). */
   address: string;
   mtu: number;
 }
 
+/** A handshake younger than this (s) means the peer's current endpoint works (WireGuard's session lifetime). */
+export const LIVE_HANDSHAKE_S = 180;
+
 /**
  * Configure `name` to `c`: key, port, the single peer (others removed; allowed-ips 0.0.0.0/0 and ::/0, since
  * the device carries exactly one path), the /31, MTU, up, and rp_filter off (decrypted packets carry remote
- * LAN sources). Idempotent.
+ * LAN sources). Idempotent. The peer's endpoint is left as it is while the peer (same key) had a handshake
+ * in the last {@link LIVE_HANDSHAKE_S} s: WireGuard roams to the address and port the peer's packets
+ * really come from, which behind a NAT may differ from what the bundle says (a symmetric NAT's port).
  */
 export function configureDevice(h: WgHost, name: string, c: WgDeviceConfig): void {
   const set = ['wg', 'set', name, 'private-key', c.privateKeyFile, 'listen-port', String(c.listenPort)];
-  if (c.peer) set.push('peer', c.peer.publicKey, 'endpoint', c.peer.endpoint, 'allowed-ips', '0.0.0.0/0,::/0', 'persistent-keepalive', String(c.peer.keepaliveS ?? 25));
+  if (c.peer) {
+    const now = Date.now() / 1000;
+    const live = showDevice(h, name).peers.some((p) => p.publicKey === c.peer!.publicKey && p.endpoint !== null && p.latestHandshake > 0 && now - p.latestHandshake < LIVE_HANDSHAKE_S);
+    set.push('peer', c.peer.publicKey, ...(live ? [] : ['endpoint', c.peer.endpoint]), 'allowed-ips', '0.0.0.0/0,::/0', 'persistent-keepalive', String(c.peer.keepaliveS ?? 25));
+  }
   run(h, set);
   for (const p of showDevice(h, name).peers) {
     if (p.publicKey !== c.peer?.publicKey) run(h, ['wg', 'set', name, 'peer', p.publicKey, 'remove']);

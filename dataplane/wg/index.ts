@@ -5,6 +5,6 @@
  */
 export { generatePrivateKey, publicKeyOf, ensureKeyFile } from './keys.ts';
 export {
-  DEVICE_PREFIX, WG_SOCKET_DIR, configureDevice, detectImpl, deviceName, ensureDevice, recordedDevices, removeDevice, showDevice,
+  DEVICE_PREFIX, LIVE_HANDSHAKE_S, WG_SOCKET_DIR, configureDevice, detectImpl, deviceName, ensureDevice, recordedDevices, removeDevice, showDevice,
   type WgDeviceConfig, type WgHost, type WgImpl, type WgPeerStatus,
 } from './device.ts';

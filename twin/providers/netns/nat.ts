@@ -10,7 +10,10 @@
  *                    space; the generated "<node>-cgn" node (normalise.ts) is the outer, port-preserving layer
  *
  * Like a real NAT it also refuses new connections from outside to inside (`ct state new` dropped in forward),
- * while replies and related ICMP pass through conntrack.
+ * while replies and related ICMP pass through conntrack. A new UDP datagram from outside to the node's own
+ * address is dropped too, in the input hook, as a CPE router's input filter does: left to the stack it would
+ * leave a confirmed conntrack entry (and an ICMP error) whose tuple then blocks the masquerade from keeping
+ * the inside client's port — and with it UDP hole punching between two NATed peers.
  */
 import type { LabNode } from '../../lab/normalise.ts';
 
@@ -37,6 +40,10 @@ export function natRules(node: LabNode): string | undefined {
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
     `    iifname ${out} oifname != ${out} ct state new drop`,
+    '  }',
+    '  chain input {',
+    '    type filter hook input priority filter; policy accept;',
+    `    iifname ${out} meta l4proto udp ct state new drop`,
     '  }',
     '}',
     '',

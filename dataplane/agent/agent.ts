@@ -310,7 +310,8 @@ export class Agent {
         const f = fib;
         await this.kernelRoutes.writeChanges(d, () => f.kernelPlan());
         // Same overlay routes (e.g. past the overlay limit): the maps stay as they are.
-        if (d.overlayChanged) this.overlay?.apply(withOverlayRoutes(bundle, fib.overlay()), { incremental: true });
+        // Only the changed overlay routes are written (applyRoutes); a full overlay sync when the maps' state is unknown.
+        if (d.overlayChanged && this.overlay && !this.overlay.applyRoutes(d.overlay, () => withOverlayRoutes(bundle, f.overlay()))) this.overlay.apply(withOverlayRoutes(bundle, fib.overlay()), { incremental: true });
       }
       this.fib = fib;
       this.bgp.setAccepted(fib.acceptedByPeer());

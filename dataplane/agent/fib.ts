@@ -400,6 +400,20 @@ export interface FibDelta {
   remove: KernelRoute[];
   /** Whether the overlay routes (see {@link IncrementalFib.overlay}) changed. */
   overlayChanged: boolean;
+  /**
+   * The overlay routes that changed, for writing only them into pt_routes4/pt_routes6: `remove` (entries
+   * that lost their place; only segment and prefix matter) before `upsert` (entries that hold one now and
+   * did not, or whose kind or interface may have changed). A full table arriving in address-scattered
+   * batches changes the first 60 000 places on almost every batch; re-planning all of them each time was
+   * the agent's main cost at 1 M prefixes (docs/benchmarks.md, bgp-fib).
+   */
+  overlay: { upsert: OverlayRouteChange[]; remove: OverlayRouteChange[] };
+}
+
+/** One overlay route of a segment, e.g. `{ segment: 'default', route: { prefix: '20.0.1.0/24', kind: 'internet' } }`. */
+export interface OverlayRouteChange {
+  segment: string;
+  route: BundleRoute;
 }
 
 /** Per (segment, prefix) state of the incremental merge. */
@@ -429,6 +443,9 @@ interface Resolution {
   deps: Set<Entry>;
 }
 const UNRESOLVED = Symbol('unresolved');
+
+/** The overlay route of an installed entry. */
+const overlayRoute = (e: Entry): BundleRoute => (e.kind === 'local' ? { prefix: e.r.prefix, kind: 'local', interface: e.kr!.dev! } : { prefix: e.r.prefix, kind: 'internet' });
 
 /** A binary heap of entries with lazily deleted items (an item is live while its generation matches). */
 class EntryHeap {
@@ -521,6 +538,8 @@ export class IncrementalFib {
   private dirtyRes = new Set<Resolution>();
   private pending = new Set<Entry>();
   private overlayChanged = false;
+  /** Per update: entries whose overlay place moved → whether they held one when the update began. */
+  private ovBefore = new Map<Entry, boolean>();
   /** Off while the constructor runs the full merge: nothing was written before it. */
   private tracking = false;
 
@@ -564,6 +583,7 @@ export class IncrementalFib {
     this.dirtyRes = new Set();
     this.pending = new Set();
     this.overlayChanged = false;
+    this.ovBefore = new Map();
     for (const c of changes) {
       const key = `${c.segment}|${c.prefix}`;
       const old = this.entries.get(key);
@@ -591,7 +611,13 @@ export class IncrementalFib {
       else if (before) remove.push(before);
     }
     for (const f of [0, 1]) { this.holders[f]!.compact(this.held[f]!); this.waiting[f]!.compact(this.waitingCount[f]!); }
-    return { upsert, remove, overlayChanged: this.overlayChanged };
+    const overlay: FibDelta['overlay'] = { upsert: [], remove: [] };
+    for (const [e, before] of this.ovBefore) {
+      if (e.ov === 1) overlay.upsert.push({ segment: e.segment, route: overlayRoute(e) });
+      else if (before) overlay.remove.push({ segment: e.segment, route: { prefix: e.r.prefix, kind: e.kind ?? 'internet' } });
+    }
+    this.ovBefore = new Map();
+    return { upsert, remove, overlayChanged: this.overlayChanged, overlay };
   }
 
   private attach(e: Entry): void {
@@ -734,6 +760,7 @@ export class IncrementalFib {
 
   private place(e: Entry, ov: 0 | 1 | 2): void {
     const f = e.fam;
+    if (this.tracking && !this.ovBefore.has(e)) this.ovBefore.set(e, e.ov === 1);
     if (e.ov === 1) { this.held[f]!--; this.overlayChanged = true; }
     if (e.ov === 2) this.waitingCount[f]!--;
     e.ov = ov;
@@ -770,7 +797,7 @@ export class IncrementalFib {
     const out = new Map<string, BundleRoute[]>();
     for (const e of held) {
       const list = out.get(e.segment) ?? [];
-      list.push(e.kind === 'local' ? { prefix: e.r.prefix, kind: 'local', interface: e.kr!.dev! } : { prefix: e.r.prefix, kind: 'internet' });
+      list.push(overlayRoute(e));
       out.set(e.segment, list);
     }
     return out;
@@ -791,7 +818,7 @@ export class IncrementalFib {
     for (const e of inst) {
       if (e.ov !== 1) continue;
       const list = overlay.get(e.segment) ?? [];
-      list.push(e.kind === 'local' ? { prefix: e.r.prefix, kind: 'local', interface: e.kr!.dev! } : { prefix: e.r.prefix, kind: 'internet' });
+      list.push(overlayRoute(e));
       overlay.set(e.segment, list);
     }
     return {

@@ -12,10 +12,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Bundle } from '../bundle/schema.ts';
+import type { Bundle, BundleRoute } from '../bundle/schema.ts';
 import { packageRoot } from '../paths.ts';
 import type { SteeringEntry } from '../steer/index.ts';
-import { fibEntries, localServiceFlags, type FibEntries } from '../xdp/fib.ts';
+import { fibEntries, localServiceFlags, routeMapEntry, type FibEntries } from '../xdp/fib.ts';
 import { BpfObject, ensureBpffs, perCpuMap, type BpfMap } from '../xdp/index.ts';
 import * as M from '../xdp/maps.ts';
 
@@ -59,6 +59,8 @@ export class Overlay {
   private lanTc?: BpfObject;
   private wan?: BpfObject;
   private bundle?: Bundle;
+  /** After {@link applyRoutes}: the whole bundle with its overlay routes, built only when a full programming needs it. */
+  private lazyBundle?: () => Bundle;
   private attached = new Set<string>();
   private last?: FibEntries;
   /** Per map: the entries this agent last wrote (hex key → value), the base of incremental syncs. */
@@ -96,6 +98,7 @@ export class Overlay {
     // Steered rows survive a new bundle only while (segment, class) ids mean the same thing.
     const ids = (b?: Bundle) => JSON.stringify(b && [b.segments.map((s) => [s.name, s.id]), b.classifier.map((c) => [c.appClass, c.classId])]);
     if (ids(bundle) !== ids(this.bundle)) this.steered.clear();
+    this.lazyBundle = undefined;
     this.bundle = bundle;
     this.program(opts.incremental ?? false);
     const progs = this.opts.datapath === 'xdp' ? [M.PROGRAMS.lanXdp, M.PROGRAMS.wanXdp] : [M.PROGRAMS.lanTc, M.PROGRAMS.wanTc];
@@ -132,6 +135,7 @@ export class Overlay {
   }
 
   private program(incremental: boolean): void {
+    if (this.lazyBundle) { this.bundle = this.lazyBundle(); this.lazyBundle = undefined; }
     const bundle = this.bundle!;
     // One dump gives each link's index, MAC and addresses.
     const links = new Map((JSON.parse(execFileSync('ip', ['-j', 'addr', 'show']).toString()) as LinkInfo[]).map((l) => [l.ifname, l]));
@@ -165,6 +169,55 @@ export class Overlay {
     this.writes = { updated: 0, deleted: 0, incremental };
     for (const name of PROGRAMMED_MAPS) this.sync(name, e.maps[name], name === 'pt_rx', incremental);
     this.last = e;
+  }
+
+  /**
+   * Write a BGP batch's overlay route changes (fib.ts FibDelta.overlay) into pt_routes4 / pt_routes6 and
+   * touch nothing else: removes first, then upserts, each only where it differs from what this agent last
+   * wrote. A BGP batch changes no other map, and re-planning every map for it cost ~1–2 s per batch at the
+   * 60 000-route overlay limit. `bundle` returns the whole bundle with the merge's overlay routes; it is
+   * called only when a later full programming (refresh) needs it. Returns false, writing nothing, when the
+   * route maps have no recorded state (not programmed by {@link apply} yet, or the last sync failed): call
+   * apply instead.
+   *
+   * @example
+   *   if (!overlay.applyRoutes(d.overlay, () => withOverlayRoutes(bundle, fib.overlay()))) overlay.apply(...);
+   */
+  applyRoutes(changes: { upsert: readonly { segment: string; route: BundleRoute }[]; remove: readonly { segment: string; route: BundleRoute }[] }, bundle: () => Bundle): boolean {
+    const base = this.bundle;
+    const w4 = this.written.get('pt_routes4'), w6 = this.written.get('pt_routes6');
+    if (!base || !w4 || !w6) return false;
+    const segId = new Map(base.segments.map((s) => [s.name, s.id] as const));
+    this.writes = { updated: 0, deleted: 0, incremental: true };
+    this.lazyBundle = bundle;
+    try {
+      for (const { segment, route } of changes.remove) {
+        const id = segId.get(segment);
+        if (id === undefined) continue;
+        const { family, key } = routeMapEntry(id, route.prefix, route.kind);
+        const w = family === 6 ? w6 : w4, hex = key.toString('hex');
+        if (!w.has(hex)) continue;
+        this.map(family === 6 ? 'pt_routes6' : 'pt_routes4').delete(key);
+        w.delete(hex);
+        this.writes.deleted++;
+      }
+      for (const { segment, route } of changes.upsert) {
+        const id = segId.get(segment);
+        if (id === undefined) continue;
+        const { family, key, value } = routeMapEntry(id, route.prefix, route.kind);
+        const w = family === 6 ? w6 : w4, hex = key.toString('hex');
+        if (w.get(hex)?.equals(value)) continue;
+        this.map(family === 6 ? 'pt_routes6' : 'pt_routes4').update(key, value);
+        w.set(hex, value);
+        this.writes.updated++;
+      }
+    } catch (e) {
+      // What the maps hold is unknown now: the next programming walks them in full.
+      this.written.delete('pt_routes4');
+      this.written.delete('pt_routes6');
+      throw e;
+    }
+    return true;
   }
 
   /**

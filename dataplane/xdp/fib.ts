@@ -132,6 +132,20 @@ export function localServiceFlags(bundle: Bundle): Map<number, number> {
   return out;
 }
 
+/**
+ * One overlay route's map entry: for pt_routes6 when the prefix is IPv6 (family 6), else pt_routes4.
+ * `site` only matters for kind remote (default 0). Used by {@link fibEntries} and by the agent's
+ * per-batch BGP route writes (dataplane/agent/overlay.ts applyRoutes).
+ *
+ * @example
+ *   routeMapEntry(0, '20.0.1.0/24', 'internet')  // { family: 4, key: <pt_route_key4>, value: <pt_route_val> }
+ */
+export function routeMapEntry(segmentId: number, prefix: string, kind: M.RouteKindName, site = 0): MapEntry & { family: 4 | 6 } {
+  const value = M.routeVal.encode({ kind: M.RouteKind[kind], flags: 0, site });
+  if (prefix.includes(':')) return { family: 6, key: M.routeKey6.encode(M.routeKey6Of(segmentId, prefix)), value };
+  return { family: 4, key: M.routeKey4.encode(M.routeKey4Of(segmentId, prefix)), value };
+}
+
 /** All map entries for `bundle` on a host described by `env`. */
 export function fibEntries(bundle: Bundle, env: FibEnv): FibEntries {
   const port = env.port ?? M.OVERLAY_PORT_DEFAULT;
@@ -167,9 +181,8 @@ export function fibEntries(bundle: Bundle, env: FibEnv): FibEntries {
     for (const r of seg.routes) {
       const site = r.kind === 'remote' ? siteId.get(r.via ?? r.site ?? '') ?? r.siteId : 0;
       if (r.kind === 'remote' && site === undefined) { notes.push(`segment ${seg.name}: route ${r.prefix} names no known site`); continue; }
-      const value = M.routeVal.encode({ kind: M.RouteKind[r.kind], flags: 0, site: site ?? 0 });
-      if (r.prefix.includes(':')) maps.pt_routes6.push({ key: M.routeKey6.encode(M.routeKey6Of(seg.id, r.prefix)), value });
-      else maps.pt_routes4.push({ key: M.routeKey4.encode(M.routeKey4Of(seg.id, r.prefix)), value });
+      const { family, ...entry } = routeMapEntry(seg.id, r.prefix, r.kind, site ?? 0);
+      maps[family === 6 ? 'pt_routes6' : 'pt_routes4'].push(entry);
     }
   }
 

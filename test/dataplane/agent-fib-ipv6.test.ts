@@ -117,12 +117,15 @@ test('the incremental merge installs, moves and withdraws IPv6 routes as the ful
     return d;
   };
   let d = step('2001:db8:100::/48', ebgp6('2001:db8:100::/48', '2001:db8:ff::1', '2001:db8:ff::1', 'fe80::1'));
-  assert.equal(d, { upsert: [{ dst: '2001:db8:100::/48', via: 'fe80::1', dev: 'wan1', table: 'main' }], remove: [], overlayChanged: true });
+  assert.equal(d, { upsert: [{ dst: '2001:db8:100::/48', via: 'fe80::1', dev: 'wan1', table: 'main' }], remove: [], overlayChanged: true,
+    overlay: { upsert: [{ segment: 'default', route: { prefix: '2001:db8:100::/48', kind: 'internet' } }], remove: [] } });
   d = step('2001:db8:100::/48', ebgp6('2001:db8:100::/48', '2001:db8:1::fe', '2001:db8:1::fe'));
-  assert.equal(d, { upsert: [{ dst: '2001:db8:100::/48', via: '2001:db8:1::fe', dev: 'lan0', table: 'main' }], remove: [], overlayChanged: true });
+  assert.equal(d, { upsert: [{ dst: '2001:db8:100::/48', via: '2001:db8:1::fe', dev: 'lan0', table: 'main' }], remove: [], overlayChanged: true,
+    overlay: { upsert: [{ segment: 'default', route: { prefix: '2001:db8:100::/48', kind: 'local', interface: 'lan0' } }], remove: [{ segment: 'default', route: { prefix: '2001:db8:100::/48', kind: 'internet' } }] } });
   step('2001:db8:200::/48', ebgp6('2001:db8:200::/48', '2001:db8:77::1', '2001:db8:77::1'));
   d = step('2001:db8:100::/48');
-  assert.equal(d, { upsert: [], remove: [{ dst: '2001:db8:100::/48', via: '2001:db8:1::fe', dev: 'lan0', table: 'main' }], overlayChanged: true });
+  assert.equal(d, { upsert: [], remove: [{ dst: '2001:db8:100::/48', via: '2001:db8:1::fe', dev: 'lan0', table: 'main' }], overlayChanged: true,
+    overlay: { upsert: [], remove: [{ segment: 'default', route: { prefix: '2001:db8:100::/48', kind: 'local' } }] } });
   assert.is(inc.installedCount, 0);
 });
 

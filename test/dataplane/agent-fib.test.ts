@@ -3,10 +3,10 @@
 // checks, overlay route kinds, withdrawal through the kernel sync; and the BGP batching in agent/bgp.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { IncrementalFib, mergeRoutes, OVERLAY_BGP_ROUTE_LIMIT, sameOverlay, withOverlayRoutes, type BgpFibChange, type BgpFibRoute } from '../../dataplane/agent/fib.ts';
+import { IncrementalFib, mergeRoutes, OVERLAY_BGP_ROUTE_LIMIT, sameOverlay, withOverlayRoutes, type BgpFibChange, type BgpFibRoute, type FibDelta } from '../../dataplane/agent/fib.ts';
 import { AgentBgp, bgpConfigOf, type BgpEvent } from '../../dataplane/agent/bgp.ts';
 import { diffRoutes, planKernelRoutes, routeBatch, routeKey } from '../../dataplane/agent/kernel-routes.ts';
-import { Bundle } from '../../dataplane/bundle/schema.ts';
+import { Bundle, type BundleRoute } from '../../dataplane/bundle/schema.ts';
 import { fibEntries } from '../../dataplane/xdp/fib.ts';
 import * as M from '../../dataplane/xdp/maps.ts';
 import { edge1Bundle } from './bundle-fixture.ts';
@@ -266,6 +266,14 @@ function randomChanges(rand: () => number, b: Bundle, n: number): BgpFibChange[]
   });
 }
 
+/** The overlay routes as segment|prefix → route, and a delta's overlay changes applied to them (removes, then upserts). */
+const flatOverlay = (o: ReadonlyMap<string, BundleRoute[]>) => new Map([...o].flatMap(([seg, rs]) => rs.map((r) => [`${seg}|${r.prefix}`, r] as const)));
+function applyOverlayDelta(cur: Map<string, BundleRoute>, d: FibDelta): void {
+  for (const { segment, route } of d.overlay.remove) { assert.ok(cur.delete(`${segment}|${route.prefix}`), `removed ${route.prefix} was in the overlay`); }
+  for (const { segment, route } of d.overlay.upsert) cur.set(`${segment}|${route.prefix}`, route);
+}
+const sortedEntries = (m: Map<string, BundleRoute>) => [...m].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+
 test('the incremental merge equals the full merge after every batch of random changes (precedence, recursion, withdrawals)', () => {
   const b = twoSegments();
   const plan = planKernelRoutes(b);
@@ -274,6 +282,7 @@ test('the incremental merge equals the full merge after every batch of random ch
     const table = new Map<string, BgpFibRoute>();
     const fib = new IncrementalFib(b, plan, []);
     let written = new Map(plan.routes.map((r) => [routeKey(r), r]));
+    const ov = new Map<string, BundleRoute>();
     for (let batch = 0; batch < 25; batch++) {
       const changes = randomChanges(rand, b, 1 + Math.floor(rand() * 8));
       for (const c of changes) { const k = `${c.segment}|${c.prefix}`; if (c.route) table.set(k, c.route); else table.delete(k); }
@@ -288,6 +297,9 @@ test('the incremental merge equals the full merge after every batch of random ch
       written = want.next;
       assert.is(fib.installedCount, full.bgp.installed.length);
       assert.equal(fib.overlay(), full.overlay);
+      // The delta's overlay changes move the previous overlay routes to the new ones, exactly.
+      applyOverlayDelta(ov, d);
+      assert.equal(sortedEntries(ov), sortedEntries(flatOverlay(full.overlay)), `seed ${seed} batch ${batch}: overlay delta applied = full merge`);
     }
   }
 });
@@ -308,7 +320,8 @@ test('the incremental merge keeps the overlay places of the full merge past the 
     if (route) table.set(prefix, route); else table.delete(prefix);
     return { segment: 'default', prefix, route };
   };
-  fib.update(order.map((i) => put(i, '10.1.0.254')));
+  const ov = new Map<string, BundleRoute>();
+  applyOverlayDelta(ov, fib.update(order.map((i) => put(i, '10.1.0.254'))));
   for (let k = 0; k < 6; k++) {
     const changes = Array.from({ length: 300 }, () => put(Math.floor(rand() * n), rand() < 0.5 ? undefined : pick2(rand)));
     const d = fib.update(changes);
@@ -316,6 +329,10 @@ test('the incremental merge keeps the overlay places of the full merge past the 
     assert.equal(fib.overlay(), full.overlay, `round ${k}`);
     assert.is(fib.overlayOmitted, full.bgp.overlayOmitted);
     assert.ok(d.upsert.length + d.remove.length <= 300, 'a batch touches only its own prefixes');
+    applyOverlayDelta(ov, d);
+    assert.equal(sortedEntries(ov), sortedEntries(flatOverlay(full.overlay)), `round ${k}: overlay delta applied = full merge`);
+    // Each change moves at most its own prefix and one evicted or promoted route, not the 60 000 places.
+    assert.ok(d.overlay.upsert.length + d.overlay.remove.length <= 2 * 300, `round ${k}: ${d.overlay.upsert.length} + ${d.overlay.remove.length} overlay changes`);
   }
   function pick2(r: () => number) { return r() < 0.5 ? '10.1.0.254' : '100.64.0.1'; }
 });
@@ -330,7 +347,7 @@ test('a batch hands over only the changed kernel routes, and dependants of a mov
   assert.equal(d.remove, []);
   const gone = fib.update([{ segment: 'default', prefix: '198.18.0.0/16' }]);
   assert.equal(gone.remove.map((r) => r.dst).sort(), ['198.18.0.0/16', '203.0.113.0/24']);
-  assert.equal(fib.update([]), { upsert: [], remove: [], overlayChanged: false });
+  assert.equal(fib.update([]), { upsert: [], remove: [], overlayChanged: false, overlay: { upsert: [], remove: [] } });
 });
 
 test.run();

@@ -1,7 +1,8 @@
 /**
  * The scenario runner: validate the scenario (nothing touched on bad input), boot its lab on the netns
  * twin with its intent (or reuse a running lab and push the intent), wait for the paths, calibrate the
- * impairable links, start the traffic, fire the timeline, sample agents and overload signs, stop, compute
+ * impairable links, start the traffic, fire the timeline, sample agents (status, and every probe result from
+ * their probe logs: probes.ts) and overload signs, stop, compute
  * the flows table, judge trust and assertions with SQL, tear down — also on abort (Ctrl-C).
  *
  * The verdict: `invalid` (exit 3) whenever the twin could not be trusted — calibration out of tolerance,
@@ -26,6 +27,7 @@ import { bringUp, prepareLab, pushBundles, waitOverlay } from '../controller/cli
 import { loadScenario, slaBounds, type ResolvedFlow, type Scenario } from './load.ts';
 import type { AssertionSpec, EventSpec } from './schema.ts';
 import { RunStore, type Row } from './store.ts';
+import { ProbePuller } from './probes.ts';
 import { runMetrics, type Metric } from './compare.ts';
 import { renderRunCharts } from './chart.ts';
 import { histDelta, histPercentileMs, histTotal, overloadReasons, type SparseHist } from './trust.ts';
@@ -331,6 +333,12 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     const edgeStatus = async (node: string, timeoutMs: number): Promise<any> => {
       try { return (await agentRequest(p.agentSocket(lab, node), 'GET', '/status', undefined, timeoutMs)).body; } catch { return undefined; }
     };
+    // Every probe result of every edge (its agent's probe log), pulled with each sample.
+    const probes = new ProbePuller(runId, async (node, q) => {
+      const r = await agentRequest(p.agentSocket(lab, node), 'GET', `/probes?${q}`, undefined, 2000);
+      return r.status === 200 ? r.body : undefined;
+    });
+    const transports = new Map<string, Map<number, string>>();
     const noteAgent = (node: string, t: number, st: any) => {
       const w = wanoptRow(runId, t, node, st);
       if (w) wanoptRows.push(w);
@@ -339,6 +347,7 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     // Readings before traffic: what the run adds is measured from here (WAN-opt bytes, lag, lateness).
     const before = wallMs();
     const pre = await Promise.all(edges.map((n) => edgeStatus(n, 2000)));
+    await Promise.all(edges.map((n) => probes.mark(n)));
     const lines0 = await readLines(lines);
     const eventTotals = new Map<string, number>();
     const lastSteer = new Map<string, string>();
@@ -365,6 +374,8 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
         if (!st) return;
         noteAgent(node, t, st);
         const byId = new Map<number, string>((st.paths ?? []).map((x: any) => [x.id, x.transport]));
+        transports.set(node, byId);
+        await probes.pull(node, t0, (id) => byId.get(id));
         for (const x of st.paths ?? []) {
           pathRows.push({ run_id: runId, t_ms: t, node, path_id: x.id, peer: x.peer, transport: x.transport, state: x.state, rtt_p50_ms: x.rttP50Ms, rtt_p95_ms: x.rttP95Ms,
             jitter_ms: x.jitterMs, loss: x.loss, compliant: (x.compliant ?? []).join(',') });
@@ -427,6 +438,7 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     // Final readings once the flows have stopped: the last bytes of a transfer and the last lag.
     const post = await Promise.all(edges.map((n) => edgeStatus(n, 2000)));
     edges.forEach((n, i) => noteAgent(n, end, post[i]));
+    await Promise.all(edges.map((n) => probes.pull(n, t0, (id) => transports.get(n)?.get(id))));
     const lines1 = await readLines(lines);
 
     // Flows table, gaps and generator lateness.
@@ -467,6 +479,8 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     overload.push({ run_id: runId, t_ms: end, metric: 'sender_late_p99_ms', value: lateP99 }, { run_id: runId, t_ms: end, metric: 'softnet_drops', value: softnet },
       { run_id: runId, t_ms: end, metric: 'veth_tx_drops', value: veth }, { run_id: runId, t_ms: end, metric: 'run_queue_per_cpu_median', value: rq },
       { run_id: runId, t_ms: end, metric: 'runner_lag_max_ms', value: Math.max(0, lagMax) });
+    // Lost telemetry: probe results an agent's ring overwrote before the runner pulled them.
+    for (const n of edges) overload.push({ run_id: runId, t_ms: end, metric: 'probe_rows_dropped', value: probes.dropped.get(n) ?? null, subject: n });
     // The agents' event-loop lag and the delay lines' lateness over the run, from their cumulative histograms.
     const agentLoopLagP99Ms: Record<string, number | null> = {};
     for (const [node, readings] of loopReadings) {
@@ -493,6 +507,7 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
 
     await store.append('overload', overload);
     await store.append('path_state', pathRows);
+    await store.append('probes', probes.rows);
     await store.append('steering', steerRows);
     await store.append('steering_events', steerEvents);
     await store.append('path_events', pathEvents);

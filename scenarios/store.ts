@@ -32,6 +32,8 @@ export const TABLES = {
   overload: [['run_id', 'VARCHAR'], ['t_ms', 'DOUBLE'], ['metric', 'VARCHAR'], ['value', 'DOUBLE'], ['subject', 'VARCHAR']],
   path_state: [['run_id', 'VARCHAR'], ['t_ms', 'DOUBLE'], ['node', 'VARCHAR'], ['path_id', 'INTEGER'], ['peer', 'VARCHAR'], ['transport', 'VARCHAR'], ['state', 'VARCHAR'],
     ['rtt_p50_ms', 'DOUBLE'], ['rtt_p95_ms', 'DOUBLE'], ['jitter_ms', 'DOUBLE'], ['loss', 'DOUBLE'], ['compliant', 'VARCHAR']],
+  probes: [['run_id', 'VARCHAR'], ['t_ms', 'DOUBLE'], ['node', 'VARCHAR'], ['path_id', 'INTEGER'], ['peer', 'VARCHAR'], ['transport', 'VARCHAR'], ['seq', 'BIGINT'],
+    ['rtt_ms', 'DOUBLE'], ['fwd_ms', 'DOUBLE'], ['rev_ms', 'DOUBLE'], ['lost', 'BOOLEAN'], ['late', 'BOOLEAN'], ['reordered', 'BOOLEAN']],
   steering: [['run_id', 'VARCHAR'], ['t_ms', 'DOUBLE'], ['node', 'VARCHAR'], ['app_class', 'VARCHAR'], ['rule', 'VARCHAR'], ['mode', 'VARCHAR'], ['path_ids', 'VARCHAR'], ['transports', 'VARCHAR']],
   steering_events: [['run_id', 'VARCHAR'], ['t_ms', 'DOUBLE'], ['node', 'VARCHAR'], ['app_class', 'VARCHAR'], ['site', 'VARCHAR'], ['from_paths', 'VARCHAR'], ['to_paths', 'VARCHAR'],
     ['mode', 'VARCHAR'], ['cause', 'VARCHAR']],
@@ -322,7 +324,7 @@ export class RunStore {
 
 /**
  * Run `sql` across run files: each is attached read-only and every table of {@link TABLES} becomes a view
- * over all of them (UNION ALL BY NAME), so `select verdict, count(*) from runs group by 1` spans the files.
+ * over all of them that have it (UNION ALL BY NAME; empty when none has it, e.g. `probes` in older files), so `select verdict, count(*) from runs group by 1` spans the files.
  * @throws Error naming the file that cannot be attached or the SQL error.
  */
 export async function queryRuns(sql: string, files: readonly string[]): Promise<{ columns: string[]; rows: Record<string, unknown>[] }> {
@@ -337,8 +339,11 @@ export async function queryRuns(sql: string, files: readonly string[]): Promise<
       }
     }
     if (files.length) {
-      for (const t of Object.keys(TABLES)) {
-        await conn.run(`create view ${t} as ${files.map((_, i) => `select * from r${i}.${t}`).join(' union all by name ')}`);
+      // A file written before a table existed (e.g. probes) lacks it: the view spans the files that have it, or is empty.
+      const have = new Set((await conn.runAndReadAll("select database_name || '.' || table_name as k from duckdb_tables()")).getRowObjectsJS().map((r) => String(r.k)));
+      for (const [t, cols] of Object.entries(TABLES)) {
+        const from = files.flatMap((_, i) => (have.has(`r${i}.${t}`) ? [`select * from r${i}.${t}`] : []));
+        await conn.run(`create view ${t} as ${from.length ? from.join(' union all by name ') : `select ${cols.map(([c, ty]) => `null::${ty} as "${c}"`).join(', ')} where false`}`);
       }
     }
     const r = await conn.runAndReadAll(sql);

@@ -8,6 +8,7 @@
  *   GET  /bgp/routes → the speaker's best paths and what the route merge installed / skipped (fib.ts)
  *   PUT  /bundle  → apply the JSON bundle in the body; 200 {hash} or 400 {error}
  *   GET  /wg-key  → {publicKey}: the edge's WireGuard public key (wg.ts), for the controller's inventory
+ *   GET  /probes?since=N[&log=ID][&limit=N] → raw probe results from row N on, 4096 by default (probe-log.ts ProbeLogPage)
  */
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,16 +18,17 @@ import { contentHash } from '../bundle/hash.ts';
 import { InputError, validate } from '../errors.ts';
 import { KernelRouteWriter, planKernelRoutes, type RoutePlan, type RouteWriteStats } from './kernel-routes.ts';
 import { realClock, type Clock, type ClockSkew } from './clock.ts';
+import { probeQuery, PROBE_PAGE_ROWS } from './probe-log.ts';
 import { PathSupervisor, type AgentEvent, type PathSummary, type PathSupervisorOptions } from './paths.ts';
+import type { SlaCompliance } from './compliance.ts';
 import { Overlay, type Datapath, type OverlayStatus } from './overlay.ts';
+import type { ReflexiveStatus } from './reflexive.ts';
 import { WanQos, type QosStatus } from './qos.ts';
 import type { SteeringEntry } from '../steer/index.ts';
 import { AgentBgp, bgpConfigOf, type BgpSummary } from './bgp.ts';
 import { IncrementalFib, withOverlayRoutes, type BgpFibChange, type MergedFib } from './fib.ts';
 import { AgentWanopt, type WanoptStatus } from './wanopt.ts';
 import { LoopLag, type LoopLagStatus } from './loop-lag.ts';
-import type { SlaCompliance } from './compliance.ts';
-import type { ReflexiveStatus } from './reflexive.ts';
 import { AgentWireguard, type WgStatus } from './wg.ts';
 
 export interface AgentOptions {
@@ -72,6 +74,8 @@ export interface AgentStatus {
   paths: PathSummary[];
   steering: SteeringEntry[];
   events: { total: number; recent: AgentEvent[] };
+  /** Per-SLA-class compliance over the last minute (compliance.ts); sent in the controller health report. */
+  sla: SlaCompliance;
   /** The BGP speaker (null without BGP) and what the route merge (fib.ts) did with its best paths. */
   bgp: (BgpSummary & { installed: number; skipped: MergedFib['bgp']['skipped']; overlayOmitted: number }) | null;
   /** The WAN-opt proxy and FEC relay (null when the bundle has no WAN-opt or FEC classes). */
@@ -80,8 +84,6 @@ export interface AgentStatus {
   eventLoop: LoopLagStatus;
   /** WireGuard devices of the encrypted paths (wg.ts); null when the bundle has none. */
   wireguard: WgStatus | null;
-  /** Per-SLA-class compliance over the last minute (compliance.ts); sent in the controller health report. */
-  sla: SlaCompliance;
   /** Per WAN interface with probed paths: its reflexive endpoint and NAT mapping as the peers see it (reflexive.ts). */
   reflexive: ReflexiveStatus[];
 }
@@ -334,6 +336,11 @@ export class Agent {
     try {
       if (req.method === 'GET' && req.url === '/status') return send(200, this.getStatus());
       if (req.method === 'GET' && req.url === '/wg-key') return send(200, { publicKey: this.wg.publicKey() });
+      if (req.method === 'GET' && (req.url === '/probes' || req.url?.startsWith('/probes?'))) {
+        let q;
+        try { q = probeQuery(req.url); } catch (e) { return send(400, { error: (e as Error).message }); }
+        return send(200, this.paths.probes.read(q.since, q.limit ?? PROBE_PAGE_ROWS, q.log));
+      }
       if (req.method === 'GET' && req.url === '/bgp/routes') { const m = this.fib?.merged(); return send(200, { routes: this.bgp.routes(), installed: m?.bgp.installed ?? [], skipped: m?.bgp.skipped ?? [] }); }
       if (req.method === 'PUT' && req.url === '/bundle') {
         const chunks: Buffer[] = [];

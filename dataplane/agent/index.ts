@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../paths.ts';
 
 export { Agent, type AgentOptions, type AgentStatus } from './agent.ts';
+export { ProbeLog, probeQuery, PROBE_LOG_ROWS, PROBE_PAGE_ROWS, type ProbeLogPage } from './probe-log.ts';
 export { LoopLag, lateBucket, LATE_BUCKETS, type LoopLagStatus } from './loop-lag.ts';
 export { realClock, skewedClock, clockFor, type Clock, type ClockSkew } from './clock.ts';
 export { planKernelRoutes, routeBatch, RTPROT_PATRONUS } from './kernel-routes.ts';

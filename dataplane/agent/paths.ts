@@ -16,6 +16,7 @@ import { Steerer, type SteerEvent, type SteeringEntry, type SteerPolicy } from '
 import type { Clock } from './clock.ts';
 import { ComplianceTracker, type SlaCompliance } from './compliance.ts';
 import { ReflexiveDiscovery, type ReflexiveStatus } from './reflexive.ts';
+import { ProbeLog } from './probe-log.ts';
 
 /** How many recent events the status API shows. */
 export const EVENT_RING = 200;
@@ -119,9 +120,12 @@ export class PathSupervisor {
   private table: SteeringEntry[] = [];
   private readonly events: AgentEvent[] = [];
   private eventCount = 0;
+  /** Every probe outcome of every bundle's prober, for `GET /probes` (probe-log.ts). */
+  readonly probes: ProbeLog;
 
   constructor(private readonly opts: PathSupervisorOptions) {
     this.reflexive = new ReflexiveDiscovery(opts.probePort ?? PROBE_PORT);
+    this.probes = new ProbeLog(undefined, () => opts.clock.now());
   }
 
   /** Start the responder (peers probe us whether or not we have a bundle yet). */
@@ -157,7 +161,9 @@ export class PathSupervisor {
         if (e.kind === 'state' && e.to === 'up' && e.from !== 'unknown') this.reflexive.relearn();
         this.evaluate();
       },
+      recorder: this.probes,
     });
+    this.probes.setPeers(bundle.paths);
     this.steerer = new Steerer({ paths: bundle.paths, rules: bundle.rules, slaClasses: bundle.slaClasses }, t.steer);
     await this.prober.start();
     await this.reflexive.load(bundle);

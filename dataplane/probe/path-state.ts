@@ -156,6 +156,12 @@ export class PathMonitor {
   private penaltyAt = 0;
   private suppressed = false;
   private events: PathEvent[] = [];
+  /**
+   * Called once for each probe this monitor counts lost (its timeout expired unanswered), with its sequence
+   * number and send time (ms) — the raw-probe log's hook (agent/probe-log.ts); a late reply to it still
+   * comes through {@link reply}.
+   */
+  onLoss?: (seq: number, sentAt: number) => void;
 
   constructor(readonly id: number, readonly sla: readonly SlaBounds[] = [], cfg: Partial<MonitorConfig> = {}) {
     this.cfg = { ...DEFAULT_MONITOR, ...cfg };
@@ -216,6 +222,7 @@ export class PathMonitor {
       if (deadline > at) continue;
       this.outstanding.delete(seq);
       if (this.stats.loss(seq, deadline)) {
+        this.onLoss?.(seq, sentAt);
         if (this.stats.misses === 1 || this.streak === undefined) this.streak = { seq, sentAt };
         expired = true;
         this.evaluate(deadline, true);

@@ -52,6 +52,22 @@ export function budgetIntervalMs(paths: number, budgetBps: number, ipv6 = false)
 /** Partial monitor settings (see MonitorConfig), damping and stats partial too. */
 export type MonitorSettings = Partial<Omit<MonitorConfig, 'damping' | 'stats'>> & { damping?: Partial<DampingConfig>; stats?: Partial<StatsOptions> };
 
+/** Flags of one probe outcome told to a {@link ProbeRecorder} (bits, OR-ed). */
+export const PROBE_LOST = 1, PROBE_LATE = 2, PROBE_REORDERED = 4;
+
+/**
+ * Told about every probe outcome as the prober decides it (the agent's raw-probe log, agent/probe-log.ts):
+ * a reply (`rttMs` measured, flags 0 or {@link PROBE_REORDERED}), a timeout ({@link PROBE_LOST}; `rttMs`,
+ * `fwdMs`, `revMs` NaN) and a reply after that timeout ({@link PROBE_LATE}: a second outcome for the same
+ * seq). Duplicates are not told. Positional numbers, so a probe costs no allocation on this path.
+ * `sentMs` is the prober's clock when the probe left (ms, µs resolution); `fwdMs` = reflector receive time −
+ * send time and `revMs` = receive time − reflector transmit time, each including the offset between the two
+ * edges' clocks (only their sum, the RTT, is free of it).
+ */
+export interface ProbeRecorder {
+  record(pathId: number, seq: number, sentMs: number, rttMs: number, fwdMs: number, revMs: number, flags: number): void;
+}
+
 /** Prober settings. Monitor settings apply to every path (transportMonitor overrides per transport). */
 export interface ProberOptions {
   paths: readonly BundlePath[];
@@ -69,6 +85,8 @@ export interface ProberOptions {
   openSocket?: OpenSocket;
   /** Called for every path event as it happens. */
   onEvent?: (e: PathEvent) => void;
+  /** Told every probe outcome (see {@link ProbeRecorder}); none by default. */
+  recorder?: ProbeRecorder;
 }
 
 /** 100 kbit/s per transport: 10 ms probes on one path cost 67 kbit/s. */
@@ -109,6 +127,8 @@ export class Prober {
       return monitorConfig(o ? { ...opts.monitor, ...o, damping: { ...opts.monitor?.damping, ...o.damping }, stats: { ...opts.monitor?.stats, ...o.stats } } : opts.monitor);
     };
     for (const p of opts.paths) if (p.probe) this.runners.set(p.id, { path: p, mon: new PathMonitor(p.id, opts.slaClasses ?? [], cfgOf(p.transport)), seq: 0, nextSend: 0, lastSent: 0 });
+    const rec = opts.recorder;
+    if (rec) for (const r of this.runners.values()) r.mon.onLoss = (seq, sentAt) => rec.record(r.path.id, seq, sentAt, NaN, NaN, NaN, PROBE_LOST);
   }
 
   /** Open one socket per local address and start probing every path. */
@@ -196,6 +216,10 @@ export class Prober {
     const rtt = Math.max(0, now - m.senderTs - Math.max(0, m.reflectorTxTs - m.reflectorRxTs));
     this.counters.replies++;
     const kind = r.mon.reply(m.seq, rtt, now);
+    if (this.opts.recorder && kind !== 'duplicate') {
+      this.opts.recorder.record(r.path.id, m.seq, m.senderTs, rtt, m.reflectorRxTs ? m.reflectorRxTs - m.senderTs : NaN, m.reflectorTxTs ? now - m.reflectorTxTs : NaN,
+        kind === 'late' ? PROBE_LATE : kind === 'reordered' ? PROBE_REORDERED : 0);
+    }
     // The peer's report is the passive loss of the direction this edge sends in: only newer reports count.
     if (m.rxReport && kind !== 'duplicate' && (!r.report || seqDiff(m.seq, r.report.seq) > 0)) {
       const d = r.report && reportDelta(r.report.r, m.rxReport);

@@ -1,5 +1,5 @@
 // timeout: 480
-// Scenarios end to end on the netns twin: isp-cut passes (exit 0) with its telemetry in the run file, and
+// Scenarios end to end on the netns twin: isp-cut passes (exit 0) with its telemetry (raw probes too) in the run file, and
 // the deliberately wrong intent of wrong-voice-on-inet makes the gate fail (exit 1) while the lab's own intent
 // passes the same scenario; surge-bulk-vs-voice keeps voice in its SLA behind the shaper; dual-failure loses
 // voice for the double outage only. Run by hand under
@@ -48,6 +48,19 @@ test('isp-cut passes: voice fails over to the internet and the run file holds it
   const moved = await q("select t_ms, transports from steering where node = 'edge1' and app_class = 'voip' and t_ms > 6000 order by t_ms limit 1");
   assert.is(moved[0]?.transports, 'inet', JSON.stringify(moved));
   assert.ok((await q('select count(*) as n from path_state'))[0]!.n as number > 40, 'path states sampled through the run');
+  // Every probe result of every edge's paths, pulled from the agents' probe logs (GET /probes).
+  const probes = await q(`select node, path_id, count(*) as n, median(rtt_ms) as rtt, median(t_ms) filter (where lost and transport = 'mpls') as lost_at
+    from probes where t_ms between 0 and 20000 group by all order by 1, 2`);
+  assert.equal(probes.map((r) => `${r.node}/${r.path_id}`), (await q('select distinct node, path_id from path_state order by 1, 2')).map((r) => `${r.node}/${r.path_id}`));
+  for (const r of probes) {
+    assert.ok((r.n as number) >= 20, `${r.node} path ${r.path_id}: ${r.n} probes in 20 s`);
+    // No delay is configured: a round trip over veths and a delay line takes a few ms at most.
+    assert.ok((r.rtt as number) >= 0 && (r.rtt as number) < 20, `${r.node} path ${r.path_id}: median RTT ${r.rtt} ms`);
+  }
+  // The MPLS cut (6 s … 13 s) shows as lost probes on both edges' MPLS path, sent during the cut.
+  for (const r of probes.filter((x) => x.lost_at !== null)) assert.ok((r.lost_at as number) > 6000 && (r.lost_at as number) < 13_500, JSON.stringify(r));
+  assert.is(probes.filter((x) => x.lost_at !== null).length, 2, JSON.stringify(probes));
+  assert.equal(await q("select subject, value from overload where metric = 'probe_rows_dropped' order by 1"), [{ subject: 'edge1', value: 0 }, { subject: 'edge2', value: 0 }]);
   assert.equal((await q('select count(*) as n from assertions where ok'))[0], { n: 4 });
 });
 

@@ -8,7 +8,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { agentRequest, BUNDLE_API_VERSION, packageRoot, signBundle, type Bundle 
 import { openStore, stateFiles, type Store } from '../../controller/store/index.ts';
 import { loadOrCreateSigningKey } from '../../controller/versions/index.ts';
 import { setDesired } from '../../controller/edgeapi/index.ts';
+import { netnsProcs } from './netns-procs.ts';
 
 const id = `pte${process.pid}`;
 const nsC = `pt.${id}.ctl`, nsE = `pt.${id}.edge`;
@@ -24,28 +25,8 @@ const net = `100.127.${process.pid % 250}`;
 const ctlAddr = `${net}.1`, edgeAddr = `${net}.2`;
 const dir = mkdtempSync(join(tmpdir(), 'pt-enrol-'));
 const state = join(dir, 'controller'), edgeDir = join(dir, 'edge1');
-const children: ChildProcess[] = [];
-const logs: string[] = [];
+const { children, logs, sh, start, until } = netnsProcs(15);
 let store: Store;
-
-const sh = (args: string[]) => {
-  const r = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
-function start(ns: string, argv: string[]): ChildProcess {
-  const c = spawn('ip', ['netns', 'exec', ns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(c);
-  for (const s of [c.stdout!, c.stderr!]) s.on('data', (d: Buffer) => logs.push(`${ns}: ${d.toString().trim()}`));
-  return c;
-}
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  for (const end = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 100))) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) assert.unreachable(`${what} within ${ms} ms; logs:\n${logs.slice(-15).join('\n')}`);
-  }
-}
 
 /** A bundle that fits the edge namespace: one WAN (the veth), no LAN; `peerPath` adds a probed path to a peer that does not exist. */
 function bundle(intent: string, peerPath: boolean): Bundle {

@@ -16,13 +16,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentRequest, packageRoot } from '../../dataplane/index.ts';
 import { openStore, stateFiles, type Store } from '../../controller/store/index.ts';
 import { getProvider } from '../../twin/index.ts';
+import { netnsProcs } from './netns-procs.ts';
 
 const id = `ptp${process.pid}`;
 const nsU = `pt.${id}.ul`;
@@ -35,22 +36,11 @@ const suite = join(root, 'scenarios', 'promotion-suite');
 const intents = join(root, 'labs', 'promotion-e2e', 'intents');
 const dir = mkdtempSync(join(tmpdir(), 'pt.promo-e2e-'));
 const state = join(dir, 'controller');
-const children: ChildProcess[] = [];
+const { children, logs, sh, start, until: untilEvery } = netnsProcs();
+const until = <T>(what: string, ms: number, f: () => Promise<T | undefined>) => untilEvery(what, ms, f, 200);
 const cliPids: number[] = [];
-const logs: string[] = [];
 let store: Store | undefined;
 
-const sh = (args: string[]) => {
-  const r = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
-function start(ns: string, argv: string[]): ChildProcess {
-  const c = spawn('ip', ['netns', 'exec', ns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(c);
-  for (const s of [c.stdout!, c.stderr!]) s.on('data', (d: Buffer) => logs.push(`${ns}: ${d.toString().trim()}`));
-  return c;
-}
 /** The operator's CLI in the host namespace (it runs the twin); resolves with exit code and output. */
 function patronus(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -62,13 +52,6 @@ function patronus(args: string[]): Promise<{ code: number; stdout: string; stder
     c.on('error', reject);
     c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
-}
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  for (const end = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 200))) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) assert.unreachable(`${what} within ${ms} ms; logs:\n${logs.slice(-20).join('\n')}`);
-  }
 }
 
 interface View { id: string; version: number; fromVersion: number | null; status: string; failedStep?: string | null; reason: string | null }

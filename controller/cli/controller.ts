@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { InputError } from '../../dataplane/errors.ts';
-import { openStore, stateFiles, DEFAULT_STATE_DIR, type Store } from '../store/index.ts';
+import { openStore, withStateStore, stateFiles, DEFAULT_STATE_DIR, type Store } from '../store/index.ts';
 import { loadOrCreateSigningKey } from '../versions/index.ts';
 import { CertificateAuthority, checkEdgeName, revokeEdgeCertificate } from '../pki/index.ts';
 import { createEnrolmentToken, setDesired, startEdgeApi } from '../edgeapi/index.ts';
@@ -59,10 +59,7 @@ function positive(flag: string, s: string | undefined, dflt: number): number {
   return n;
 }
 
-async function withStore<T>(state: string, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(stateFiles(state).store);
-  try { return await fn(store); } finally { await store.close(); }
-}
+const withStore = withStateStore;
 
 async function serve(v: Record<string, unknown>, state: string): Promise<number> {
   const { host, port } = parseListen((v.listen as string | undefined) ?? '127.0.0.1:8443');

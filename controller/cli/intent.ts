@@ -10,7 +10,7 @@ import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InputError, isInputError } from '../../dataplane/errors.ts';
-import { isStoreConflictError, openStore, stateFiles, DEFAULT_STATE_DIR, type Role, type Store } from '../store/index.ts';
+import { isStoreConflictError, withStateStore, stateFiles, DEFAULT_STATE_DIR, type Role, type Store } from '../store/index.ts';
 import {
   addVersion, diffVersions, loadOrCreateSigningKey, rollbackTo, UnknownVersionError, type IntentChange,
 } from '../versions/index.ts';
@@ -59,14 +59,7 @@ const actor = () => `cli:${cliUser()}`;
 const out = (s: string) => process.stdout.write(s);
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
-async function withStore<T>(v: Values, fn: (s: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(stateFiles(v.state ?? DEFAULT_STATE_DIR).store);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+const withStore = <T>(v: Values, fn: (s: Store) => Promise<T>): Promise<T> => withStateStore(v.state, fn);
 
 function versionArg(s: string | undefined, what: string): number {
   if (s === undefined) throw new UsageError(`${what}: missing version number`);

@@ -12,7 +12,7 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../dataplane/units.ts';
 import { InputError } from '../../dataplane/errors.ts';
-import { openStore, stateFiles, DEFAULT_STATE_DIR, type Store } from '../store/index.ts';
+import { withStateStore, stateFiles, DEFAULT_STATE_DIR, type Store } from '../store/index.ts';
 import { addVersion, intentHash, loadOrCreateSigningKey } from '../versions/index.ts';
 import { inventoryFromFile, inventoryFromLab, inventoryFromStore, noInventoryError } from '../versions/inventory.ts';
 import { parseIntent } from '../intent/index.ts';
@@ -96,8 +96,7 @@ export function optionsFromFlags(v: Values): Partial<PromotionOptions> {
 async function withStore<T>(v: Values, fn: (s: Store) => Promise<T>, create = false): Promise<T> {
   const file = stateFiles(v.state ?? DEFAULT_STATE_DIR).store;
   if (!create && !existsSync(file)) throw bad('--state', `no controller state in ${stateFiles(v.state ?? DEFAULT_STATE_DIR).root} (push an intent first: patronus intent push FILE)`);
-  const store = await openStore(file);
-  try { return await fn(store); } finally { await store.close(); }
+  return withStateStore(v.state, fn);
 }
 
 /** VERSION → that stored version; INTENT file → the stored version with the same text, else pushed now. */

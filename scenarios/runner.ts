@@ -32,7 +32,7 @@ import { runMetrics, type Metric } from './compare.ts';
 import { renderRunCharts } from './chart.ts';
 import { histDelta, histPercentileMs, histTotal, overloadReasons, type SparseHist } from './trust.ts';
 import { TwinFlow } from './traffic/flow.ts';
-import { byteIntervals, flowIntervals, gaps, percentileSorted, type Arrival, type ByteBatch, type GenRecord, type SendBatch } from './traffic/stats.ts';
+import { byteIntervals, flowIntervals, gaps, percentileSorted, type Arrival, type ByteBatch, type GenRecord, type SendBatch, type TimerBatch, timerLatePercentile } from './traffic/stats.ts';
 
 /** Exit codes of a run: the CLI contract. */
 export const EXIT = { pass: 0, fail: 1, badInput: 2, invalid: 3 } as const;
@@ -444,16 +444,16 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     // Flows table, gaps and generator lateness.
     const count = Math.ceil(s.doc.duration / s.doc.interval);
     const flowRows: Row[] = [], gapRows: Row[] = [];
-    const lateness: number[] = [];
+    const timerBatches: TimerBatch[] = [];
     for (const f of s.flows) {
       const tf = flows.get(f.name);
       if (!tf) continue;
       const recs: GenRecord[] = [...tf.sendRecords(), ...tf.recvRecords()];
+      for (const r of tf.sendRecords()) if (r.kind === 't') timerBatches.push(r);
       const o = { t0, intervalMs: s.doc.interval, count };
       let rows;
       if (f.profile === 'bulk' || f.profile === 'file') {
         const rx = tf.recvRecords().filter((r): r is GenRecord & ByteBatch & { kind: 'b' } => r.kind === 'b');
-        for (const r of tf.sendRecords()) if (r.kind === 'b') lateness.push(r.lateMs);
         rows = byteIntervals(rx, o);
         const pseudo: Arrival[] = rx.filter((b) => b.bytes > 0 && b.t - t0 >= f.start && b.t - t0 <= f.stop).map((b, i) => ({ seq: i, sent: b.t, recv: b.t }));
         // A file flow ends by itself after its last transfer: the quiet after it is not a stall.
@@ -462,7 +462,6 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
       } else {
         const sends = recs.filter((r): r is GenRecord & SendBatch & { kind: 's' } => r.kind === 's');
         const arr = recs.filter((r): r is GenRecord & Arrival & { kind: 'p' } => r.kind === 'p');
-        for (const b of sends) lateness.push(b.lateMs);
         rows = flowIntervals(sends, arr, o);
         const nominal = f.profile === 'voice' ? 1000 / (f.pps ?? 50) : f.profile === 'video' ? 1000 / (f.fps ?? 30) : 1000 / (f.rps ?? 20);
         const minGap = Math.max(100, 3 * nominal);
@@ -474,7 +473,7 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
           duplicates: r.duplicates, lat_p50_ms: r.latP50, lat_p95_ms: r.latP95, lat_p99_ms: r.latP99, jitter_ms: r.jitter, max_gap_ms: r.maxGap, goodput_bps: r.goodputBps });
       }
     }
-    const lateP99 = lateness.length ? percentileSorted([...lateness].sort((a, b) => a - b), 99) : 0;
+    const lateP99 = timerLatePercentile(timerBatches, 99);
     const rq = runQueues.length ? percentileSorted(runQueues, 50) / cpus().length : 0;
     overload.push({ run_id: runId, t_ms: end, metric: 'sender_late_p99_ms', value: lateP99 }, { run_id: runId, t_ms: end, metric: 'softnet_drops', value: softnet },
       { run_id: runId, t_ms: end, metric: 'veth_tx_drops', value: veth }, { run_id: runId, t_ms: end, metric: 'run_queue_per_cpu_median', value: rq },

@@ -19,6 +19,7 @@ import { parseIntent } from '../intent/index.ts';
 import { createOperatorToken, isRole } from '../opapi/tokens.ts';
 import { registerCommand } from './cli.ts';
 import { table } from './format.ts';
+import { isUsageError, UsageError } from './usage.ts';
 
 const INTENT_USAGE = `usage:
   patronus intent push FILE [--message M] [--author A] [--lab LAB.yaml | --inventory FILE] [--state DIR] [--json]
@@ -34,7 +35,6 @@ const TOKEN_USAGE = `usage:
   patronus token delete NAME [--state DIR]
 `;
 
-class UsageError extends Error {}
 
 const OPTIONS = {
   state: { type: 'string' },
@@ -198,7 +198,7 @@ export async function runIntent(argv: string[]): Promise<number> {
       default: throw new UsageError(sub ? `unknown sub-command "${sub}" (known: push, list, show, diff, rollback)` : 'missing sub-command');
     }
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (isUsageError(e)) {
       process.stderr.write(`patronus intent: ${(e as Error).message}\n${INTENT_USAGE}`);
       return 2;
     }
@@ -251,7 +251,7 @@ export async function runToken(argv: string[]): Promise<number> {
       default: throw new UsageError(sub ? `unknown sub-command "${sub}" (known: create, list, delete)` : 'missing sub-command');
     }
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (isUsageError(e)) {
       process.stderr.write(`patronus token: ${(e as Error).message}\n${TOKEN_USAGE}`);
       return 2;
     }

@@ -11,6 +11,7 @@ import { loadScenario, queryRuns, runScenario, runSeries, EXIT, junitReport, jso
 import { InputError } from '../../dataplane/index.ts';
 import { table } from './format.ts';
 import { prepareLab } from './twin.ts';
+import { isUsageError, UsageError } from './usage.ts';
 
 const USAGE = `usage:
   patronus scenario run FILE [--intent INTENT.yaml] [--out RUN.duckdb] [--reuse LAB] [--json]
@@ -20,7 +21,6 @@ const USAGE = `usage:
   patronus scenario query SQL RUN.duckdb... [--json]
 `;
 
-class UsageError extends Error {}
 
 export async function runScenarioCli(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -33,7 +33,7 @@ export async function runScenarioCli(argv: string[]): Promise<number> {
       default: throw new UsageError(`unknown scenario command "${sub}" (known: run, validate, query)`);
     }
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (isUsageError(e)) {
       process.stderr.write(`patronus scenario: ${(e as Error).message}\n${USAGE}`);
       return 2;
     }

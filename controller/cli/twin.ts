@@ -13,6 +13,7 @@ import { compile, loadIntent, type CompiledBundle } from '../index.ts';
 import type { Inventory } from '../../dataplane/inventory.ts';
 import { progressPrinter, statusTable, table } from './format.ts';
 import { calibrateLab, formatMetric } from '../../twin/impair/index.ts';
+import { isUsageError, UsageError } from './usage.ts';
 
 const USAGE = `usage:
   patronus twin up LAB.yaml [--intent FILE | --no-intent] [--name NAME] [--keep-on-failure] [--provider netns|mininet|containerlab]
@@ -26,7 +27,6 @@ const USAGE = `usage:
   patronus twin export LAB.yaml --format clab [--out DIR] [--image IMAGE]
 `;
 
-class UsageError extends Error {}
 
 /** A lab ready to deploy: validated lab, its intent's bundles (if any), and the files they came from. */
 export interface PreparedLab {
@@ -178,7 +178,7 @@ export async function runTwin(argv: string[]): Promise<number> {
       default: throw new UsageError(`unknown twin command "${sub}" (known: up, down, status, exec, link, validate, export, calibrate)`);
     }
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (isUsageError(e)) {
       process.stderr.write(`patronus twin: ${(e as Error).message}\n${USAGE}`);
       return 2;
     }

@@ -17,7 +17,9 @@
  * Records: "s T FIRST END LATE" — sequences [FIRST, END) were sent in the batch ending at T, the worst
  * timer lateness in it LATE ms; "p SEQ SENT RECV" — datagram SEQ sent at SENT arrived at RECV (for web,
  * the reply at the client: RECV − SENT is the round trip); "b T BYTES" — bytes received (tcp-recv) or
- * written (tcp-send, with LATE) since the previous record. Datagrams carry a u32 sequence and an f64 send
+ * written (tcp-send, with LATE) since the previous record; "t T TICKS L1 L2 …" — the send timer fired TICKS
+ * times since the previous record, and these are the lateness (ms) of the ticks that were 1 ms late or more
+ * (the runner's trust check takes the p99 over every tick, not over the batches' worst). Datagrams carry a u32 sequence and an f64 send
  * time; times are wall-clock ms with µs resolution (performance.timeOrigin + performance.now()), which
  * every twin namespace shares, so RECV − SENT is the one-way delay.
  */
@@ -44,6 +46,19 @@ function sendLog() {
 /** Stamp a datagram: u32 sequence, f64 send time, zero padding to `size`. */
 function stamp(buf, seq) { buf.writeUInt32BE(seq >>> 0, 0); buf.writeDoubleBE(now(), 4); }
 
+/** Every timer tick's lateness, as "t" records: the tick count and the ticks ≥ 1 ms late. */
+const timerLog = (() => {
+  let ticks = 0, late = [], started = false;
+  const flush = () => { if (ticks) emit(`t ${now().toFixed(3)} ${ticks}${late.map((l) => ' ' + l.toFixed(1)).join('')}`); ticks = 0; late = []; };
+  return {
+    tick(lateMs) {
+      if (!started) { started = true; setInterval(flush, 100); }
+      ticks++;
+      if (lateMs >= 1) late.push(lateMs);
+    },
+  };
+})();
+
 /**
  * Run `tick(n)` for n = 0, 1, … at start + n × intervalMs; the schedule corrects itself so timer
  * lateness does not accumulate, and each tick learns how late it fired (an overload sign).
@@ -53,6 +68,7 @@ function every(intervalMs, tick) {
   let n = 0;
   const run = () => {
     const late = Math.max(0, now() - (start + n * intervalMs));
+    timerLog.tick(late);
     tick(n, late);
     n++;
     setTimeout(run, Math.max(0, start + n * intervalMs - now()));

@@ -15,7 +15,9 @@ export interface SendBatch { t: number; first: number; end: number; lateMs: numb
 export interface Arrival { seq: number; sent: number; recv: number }
 /** "b T BYTES LATE": bytes received (or written) in the 100 ms before `t`. */
 export interface ByteBatch { t: number; bytes: number; lateMs: number }
-export type GenRecord = ({ kind: 's' } & SendBatch) | ({ kind: 'p' } & Arrival) | ({ kind: 'b' } & ByteBatch);
+/** "t T TICKS L1 L2 …": the send timer fired `ticks` times before `t`; `late` holds the lateness (ms) of those ≥ 1 ms late. */
+export interface TimerBatch { t: number; ticks: number; late: number[] }
+export type GenRecord = ({ kind: 's' } & SendBatch) | ({ kind: 'p' } & Arrival) | ({ kind: 'b' } & ByteBatch) | ({ kind: 't' } & TimerBatch);
 
 /** One generator output line → a record; undefined for anything else ("ready", noise). */
 export function parseRecord(line: string): GenRecord | undefined {
@@ -25,7 +27,21 @@ export function parseRecord(line: string): GenRecord | undefined {
   if (f[0] === 's' && n.length === 4) return { kind: 's', t: n[0]!, first: n[1]!, end: n[2]!, lateMs: n[3]! };
   if (f[0] === 'p' && n.length === 3) return { kind: 'p', seq: n[0]!, sent: n[1]!, recv: n[2]! };
   if (f[0] === 'b' && n.length === 3) return { kind: 'b', t: n[0]!, bytes: n[1]!, lateMs: n[2]! };
+  if (f[0] === 't' && n.length >= 2 && n.length - 2 <= n[1]!) return { kind: 't', t: n[0]!, ticks: n[1]!, late: n.slice(2) };
   return undefined;
+}
+
+/**
+ * The p-th percentile of timer lateness over every tick of these batches: ticks under 1 ms late (not listed)
+ * count as 0. 0 with no ticks.
+ */
+export function timerLatePercentile(batches: TimerBatch[], p: number): number {
+  const ticks = batches.reduce((a, b) => a + b.ticks, 0);
+  if (!ticks) return 0;
+  const late = batches.flatMap((b) => b.late).sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * ticks);       // nearest rank, 1-based
+  const i = rank - (ticks - late.length);           // its index among the listed ticks, 1-based
+  return i <= 0 ? 0 : late[i - 1]!;
 }
 
 /** One row of the flows table for one interval. Latency and jitter in ms (null with nothing received), goodput in bit/s. */

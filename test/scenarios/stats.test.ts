@@ -1,7 +1,7 @@
 // The receiver-side arithmetic of scenario flows (scenarios/traffic/stats.ts), on hand-made records.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { byteIntervals, flowIntervals, gaps, parseRecord, rfc3550Jitter, type Arrival, type SendBatch } from '../../scenarios/traffic/stats.ts';
+import { byteIntervals, flowIntervals, gaps, parseRecord, rfc3550Jitter, timerLatePercentile, type Arrival, type SendBatch } from '../../scenarios/traffic/stats.ts';
 
 const T0 = 1_000_000;
 /** A 50 pps flow for `seconds`: one send batch per 100 ms (5 packets), every packet delayed by `owd(seq)` ms. */
@@ -19,8 +19,23 @@ test('parses the generator records and ignores anything else', () => {
   assert.equal(parseRecord('s 1000.5 10 15 0.250'), { kind: 's', t: 1000.5, first: 10, end: 15, lateMs: 0.25 });
   assert.equal(parseRecord('p 7 1000.000 1010.125'), { kind: 'p', seq: 7, sent: 1000, recv: 1010.125 });
   assert.equal(parseRecord('b 1100 65536 0'), { kind: 'b', t: 1100, bytes: 65536, lateMs: 0 });
+  assert.equal(parseRecord('t 1100 5 1.5 38.2'), { kind: 't', t: 1100, ticks: 5, late: [1.5, 38.2] });
+  assert.is(parseRecord('t 1100 1 1.5 38.2'), undefined, 'more late ticks than ticks');
   assert.is(parseRecord('ready'), undefined);
   assert.is(parseRecord('p 1 x 3'), undefined);
+});
+
+test('timer lateness p99 is over every tick: one stall late by 38 ms in 250 ticks is not the p99', () => {
+  const batches = Array.from({ length: 50 }, (_, i) => ({ t: T0 + i * 100, ticks: 5, late: i === 7 ? [38.3, 18.3] : i % 10 === 0 ? [1.2] : [] }));
+  // 250 ticks: 243 under 1 ms, five at 1.2, then 18.3 and 38.3. Nearest rank of p99 is the 248th tick.
+  assert.is(timerLatePercentile(batches, 99), 1.2);
+  assert.is(timerLatePercentile(batches, 100), 38.3);
+  assert.is(timerLatePercentile(batches, 50), 0);
+  // Under load every tick is late: the p99 says so.
+  const loaded = [{ t: T0, ticks: 4, late: [31, 35, 40, 45] }];
+  assert.is(timerLatePercentile(loaded, 99), 45);
+  assert.is(timerLatePercentile(loaded, 50), 35);
+  assert.is(timerLatePercentile([], 99), 0);
 });
 
 test('counts sent, received and lost per interval and takes latency percentiles of what arrived', () => {

@@ -292,7 +292,8 @@ export class NetnsProvider implements TwinProvider {
         addresses: (a.addr_info ?? []).filter((i) => i.scope !== 'link').map((i) => `${i.local}/${i.prefixlen}`),
       }));
       if (kind === 'edge') {
-        try { s.agent = (await agentRequest(this.agentSocket(lab, name), 'GET', '/status', undefined, 2000)).body; } catch { /* agent down: shown as such */ }
+        // A hub's status is ~100 KB and a 200-node lab keeps 2 cores busy right after bring-up: 2 s was too short there (CI).
+        try { s.agent = (await agentRequest(this.agentSocket(lab, name), 'GET', '/status', undefined, 5000)).body; } catch { /* agent down: shown as such */ }
       }
       if (daemon) s.router = { daemon, sessions: await routerSessions(lab, name, daemon, neighbors ?? []) };
       return s;

@@ -73,13 +73,16 @@ export function storeFleet(store: Store): Fleet {
  * One edge's health for the gates, from `edges.health` as the agent reports it (controller-client.ts): an explicit
  * `healthy`/`ok` boolean wins; otherwise the edge is unhealthy when a peer has no path up or degraded, a BGP
  * neighbour is not Established, or the commit-confirmed check of the version it runs failed — the same
- * conditions the agent's own commit-confirmed uses. `slaCompliance` (0..1) is read when present.
+ * conditions the agent's own commit-confirmed uses. `slaCompliance` (0..1) and `sla.classes` are read when present.
  */
 function healthOf(name: string, e: EdgeRecord | null): EdgeHealth {
   if (!e) return { edge: name, appliedVersion: null, healthy: false, slaCompliance: null, lastSeen: null, detail: 'edge no longer exists' };
   const h = (e.health && typeof e.health === 'object' ? e.health : {}) as Record<string, unknown>;
   const sla = typeof h.slaCompliance === 'number' ? h.slaCompliance : null;
-  const base = { edge: name, appliedVersion: e.appliedVersion, slaCompliance: sla, lastSeen: e.lastSeen };
+  const classes = (h.sla as { classes?: Record<string, { compliance?: unknown }> } | null | undefined)?.classes;
+  const slaClasses = classes && typeof classes === 'object'
+    ? Object.fromEntries(Object.entries(classes).filter(([, c]) => typeof c?.compliance === 'number').map(([k, c]) => [k, c.compliance as number])) : null;
+  const base = { edge: name, appliedVersion: e.appliedVersion, slaCompliance: sla, slaClasses, lastSeen: e.lastSeen };
   const explicit = typeof h.healthy === 'boolean' ? h.healthy : typeof h.ok === 'boolean' ? h.ok : null;
   if (explicit !== null) return { ...base, healthy: explicit, detail: typeof h.reason === 'string' ? h.reason : null };
   const reasons: string[] = [];

@@ -8,7 +8,7 @@ import type { EdgeHealth, GateOptions } from './types.ts';
  * reports one, is at least `gates.minSlaCompliance`.
  * @returns null when every gate passes, else one line naming each failing edge and why.
  * @example evaluateGates([{ edge: 'e1', appliedVersion: 2, healthy: true, slaCompliance: 0.9, lastSeen: 0, detail: null }], 2, { minSlaCompliance: 0.99, maxSilenceMs: 60_000 }, 1000)
- *   // 'e1: SLA compliance 90.0% < 99.0%'
+ *   // 'e1: SLA compliance 90.0% < 99.0%'; with slaClasses { voice: 0.9, bulk: 1 }: '… < 99.0% (class voice 90.0%)'
  */
 export function evaluateGates(health: readonly EdgeHealth[], version: number, gates: GateOptions, now: number): string | null {
   const bad: string[] = [];
@@ -19,9 +19,12 @@ export function evaluateGates(health: readonly EdgeHealth[], version: number, ga
     if (h.lastSeen === null) why.push('never seen');
     else if (now - h.lastSeen > gates.maxSilenceMs) why.push(`silent for ${Math.round((now - h.lastSeen) / 1000)} s`);
     if (h.slaCompliance !== null && h.slaCompliance < gates.minSlaCompliance) {
-      why.push(`SLA compliance ${(h.slaCompliance * 100).toFixed(1)}% < ${(gates.minSlaCompliance * 100).toFixed(1)}%`);
+      const low = Object.entries(h.slaClasses ?? {}).filter(([, c]) => c < gates.minSlaCompliance).sort((a, b) => a[1] - b[1]);
+      why.push(`SLA compliance ${pct(h.slaCompliance)} < ${pct(gates.minSlaCompliance)}${low.length ? ` (${low.map(([k, c]) => `class ${k} ${pct(c)}`).join(', ')})` : ''}`);
     }
     if (why.length) bad.push(`${h.edge}: ${why.join(', ')}`);
   }
   return bad.length ? bad.join('; ') : null;
 }
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;

@@ -157,8 +157,10 @@ export interface EdgeHealth {
   appliedVersion: number | null;
   /** The edge's own verdict on itself; null when it reported none. */
   healthy: boolean | null;
-  /** SLA compliance 0..1 from telemetry; null when not reported. */
+  /** SLA compliance 0..1 from telemetry (the worst class); null when not reported. */
   slaCompliance: number | null;
+  /** Compliance 0..1 per SLA class when the edge reports it (health `sla.classes`), so a failed gate can name the class. */
+  slaClasses?: Record<string, number> | null;
   /** Last contact with the controller (ms); null: never. */
   lastSeen: number | null;
   /** Why it is unhealthy when it says so. */

@@ -195,6 +195,8 @@ test('the health gates name each failing edge and why', () => {
   assert.match(evaluateGates([{ ...ok, healthy: false, detail: 'bgp down' }], 2, g, T0)!, /unhealthy \(bgp down\)/);
   assert.match(evaluateGates([ok], 2, g, T0 + 120_000)!, /silent for 120 s/);
   assert.match(evaluateGates([{ ...ok, slaCompliance: 0.9 }], 2, g, T0)!, /SLA compliance 90\.0% < 99\.0%/);
+  assert.is(evaluateGates([{ ...ok, slaCompliance: 0.9, slaClasses: { bulk: 0.995, voice: 0.9, video: 0.95 } }], 2, g, T0),
+    'e1: SLA compliance 90.0% < 99.0% (class voice 90.0%, class video 95.0%)', 'the failing classes, worst first; a compliant one is not named');
 });
 
 // Events a graph walk may send in any state: each actor finishing or failing, and the operator's events.

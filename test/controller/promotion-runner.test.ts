@@ -63,13 +63,15 @@ test('a good version goes canary, 10-minute soak, waves, done: every edge on it,
 });
 
 test('an SLA breach on one edge in the last wave rolls back every touched edge, with the reason', async () => {
-  const w = await world({ health: (e, v) => ({ healthy: true, slaCompliance: e === 'e4' && v === 2 ? 0.8 : 1 }) });
+  // As the agent reports it (dataplane/agent/compliance.ts): the worst class and every class's figure.
+  const sla = (voice: number) => ({ slaCompliance: Math.min(voice, 1), sla: { windowMs: 60_000, slaCompliance: voice, classes: { voice: { compliance: voice, samples: 50 }, bulk: { compliance: 1, samples: 50 } } } });
+  const w = await world({ health: (e, v) => ({ healthy: true, ...sla(e === 'e4' && v === 2 ? 0.8 : 1) }) });
   try {
     const h = await startPromotion(w.store, { version: 2, by: 'cli:test', options: OPTIONS }, w.opts);
     const v = await h.done;
     assert.is(v.status, 'rolled-back');
     assert.is(v.failedStep, 'wave 2 soak');
-    assert.match(v.reason!, /e4: SLA compliance 80\.0% < 99\.0%/);
+    assert.match(v.reason!, /e4: SLA compliance 80\.0% < 99\.0% \(class voice 80\.0%\)/);
     assert.match(v.reason!, /rolled back 5 edge\(s\) to version 1/);
     assert.equal(await edgesOn(w.store), { e1: '1/1', e2: '1/1', e3: '1/1', e4: '1/1', e5: '1/1' });
     assert.equal(Object.fromEntries(await desiredWrites(w.store)), { e1: [2, 1], e2: [2, 1], e3: [2, 1], e4: [2, 1], e5: [2, 1] });

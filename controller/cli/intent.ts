@@ -145,7 +145,8 @@ async function show(id: number, v: Values): Promise<number> {
     if (v.json) { out(`${JSON.stringify({ ...x, bundles })}\n`); return 0; }
     out(`version ${x.id}${x.restores !== null ? ` (restores ${x.restores})` : ''}\n` +
       `parent:  ${x.parent ?? '-'}\nauthor:  ${x.author}\ncreated: ${iso(x.createdAt)}\nmessage: ${x.message}\n` +
-      `intent:  sha256 ${x.intentHash}\nverified: ${x.report === null ? 'no' : 'yes'}\n\n`);
+      `intent:  sha256 ${x.intentHash}\nverified: ${x.report === null ? 'no' : 'yes'}\n` +
+      `inventory: ${x.inventory === null ? 'not recorded' : `${(x.inventory as { edges?: unknown[] }).edges?.length ?? 0} edges from ${x.inventorySource ?? '?'}`}\n\n`);
     out(table([['EDGE', 'BUNDLE HASH'], ...bundles.map((b) => [b.edge, b.hash])]));
     return 0;
   });
@@ -158,6 +159,11 @@ async function diff(a: number, b: number, v: Values): Promise<number> {
     if (d.changes.length) out(table(changeRows(d.changes)));
     else out(`no semantic change between versions ${a} and ${b}\n`);
     out(`\nversion ${a} → ${b} ${d.blast.summary}\n`);
+    const inv = d.inventory;
+    if (inv && (inv.added.length || inv.removed.length || inv.changed.length)) {
+      out(`inventory: ${[inv.added.length && `added ${inv.added.join(', ')}`, inv.removed.length && `removed ${inv.removed.join(', ')}`,
+        ...inv.changed.map((c) => `${c.edge} ${c.fields.join(', ')}`)].filter(Boolean).join('; ')}\n`);
+    }
     return 0;
   });
 }

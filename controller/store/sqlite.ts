@@ -102,6 +102,11 @@ const MIGRATIONS: string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  // 2: the inventory each version was compiled against (JSON) and where it came from; NULL for older versions.
+  `
+  ALTER TABLE intent_versions ADD COLUMN inventory TEXT;
+  ALTER TABLE intent_versions ADD COLUMN inventory_source TEXT;
+  `,
 ];
 
 /** The schema version this code writes (the number of migrations). */
@@ -178,6 +183,7 @@ const toVersion = (r: Row): IntentVersion => ({
   id: Number(r.id), parent: num(r.parent), author: String(r.author), message: String(r.message),
   intentYaml: String(r.intent_yaml), intentHash: String(r.intent_hash), restores: num(r.restores),
   createdAt: Number(r.created_at), report: unjson(r.report),
+  inventory: unjson(r.inventory) ?? null, inventorySource: r.inventory_source == null ? null : String(r.inventory_source),
 });
 const toBundle = (r: Row): BundleRecord => ({
   version: Number(r.version), edge: String(r.edge), hash: String(r.hash), envelope: unjson(r.envelope),
@@ -235,9 +241,10 @@ class Core {
   insertVersion(v: NewIntentVersion, bundles: Omit<BundleRecord, 'version'>[]): IntentVersion {
     const run = this.db.transaction(() => {
       const info = this.db.prepare(
-        `INSERT INTO intent_versions (parent, author, message, intent_yaml, intent_hash, restores, created_at, report)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(v.parent, v.author, v.message, v.intentYaml, v.intentHash, v.restores ?? null, v.createdAt ?? this.now(), json(v.report));
+        `INSERT INTO intent_versions (parent, author, message, intent_yaml, intent_hash, restores, created_at, report, inventory, inventory_source)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(v.parent, v.author, v.message, v.intentYaml, v.intentHash, v.restores ?? null, v.createdAt ?? this.now(), json(v.report),
+        json(v.inventory), v.inventorySource ?? null);
       const id = Number(info.lastInsertRowid);
       const ins = this.db.prepare('INSERT INTO bundles (version, edge, hash, envelope) VALUES (?, ?, ?, ?)');
       for (const b of bundles) ins.run(id, b.edge, b.hash, JSON.stringify(b.envelope));

@@ -29,6 +29,10 @@ export interface IntentVersion {
   createdAt: number;
   /** Verification report (e.g. the twin scenario suite's JSON); null until verified. */
   report: unknown;
+  /** The inventory (dataplane/inventory.ts) the bundles were compiled against; null for versions stored before it was kept. */
+  inventory: unknown;
+  /** Where that inventory came from: a lab or inventory file, or `store:edges` (the enrolled edges' reports). */
+  inventorySource: string | null;
 }
 
 /** Input of {@link Store.insertVersion}; `id` and `createdAt` are assigned by the store unless given. */
@@ -41,6 +45,8 @@ export interface NewIntentVersion {
   restores?: number | null;
   createdAt?: number;
   report?: unknown;
+  inventory?: unknown;
+  inventorySource?: string | null;
 }
 
 /** One edge's compiled, signed bundle of one version. */

@@ -110,6 +110,49 @@ export interface VersionDiff {
   to: number;
   changes: IntentChange[];
   blast: BlastRadius;
+  /** How the inventories the two versions were compiled against differ; null when either was not recorded. */
+  inventory: InventoryChange | null;
+}
+
+/** Edges added to or removed from the inventory, and per remaining edge the fields that differ. */
+export interface InventoryChange {
+  added: string[];
+  removed: string[];
+  /** Edge → changed fields: top-level keys (`site`, `wireguardKey`, …) or `interfaces.<name>[.<key>]`. */
+  changed: { edge: string; fields: string[] }[];
+}
+
+type InvEdge = { node: string; interfaces?: ({ name: string } & Record<string, unknown>)[] } & Record<string, unknown>;
+
+/**
+ * The difference of two stored inventories (dataplane/inventory.ts shape), so a diff says when bundles changed
+ * because the edges did (a new reflexive address, a rotated key) rather than the intent.
+ * @example diffInventories({ edges: [{ node: 'e1', site: 's1', interfaces: [{ name: 'wan0', reflexive: { address: '1.2.3.4' } }] }] },
+ *   { edges: [{ node: 'e1', site: 's1', interfaces: [{ name: 'wan0', reflexive: { address: '5.6.7.8' } }] }] })
+ *   // → { added: [], removed: [], changed: [{ edge: 'e1', fields: ['interfaces.wan0.reflexive'] }] }
+ */
+export function diffInventories(a: unknown, b: unknown): InventoryChange {
+  const edgesOf = (x: unknown) => new Map(((x as { edges?: InvEdge[] } | null)?.edges ?? []).map((e) => [e.node, e]));
+  const ea = edgesOf(a), eb = edgesOf(b);
+  const same = (x: unknown, y: unknown) => canonicalJson(x ?? null) === canonicalJson(y ?? null);
+  const changed: InventoryChange['changed'] = [];
+  for (const [name, x] of ea) {
+    const y = eb.get(name);
+    if (!y) continue;
+    const fields: string[] = [];
+    for (const k of [...new Set([...Object.keys(x), ...Object.keys(y)])].sort()) {
+      if (k === 'interfaces') {
+        const ia = new Map((x.interfaces ?? []).map((i) => [i.name, i])), ib = new Map((y.interfaces ?? []).map((i) => [i.name, i]));
+        for (const n of [...new Set([...ia.keys(), ...ib.keys()])].sort()) {
+          const p = ia.get(n), q = ib.get(n);
+          if (!p || !q) { fields.push(`interfaces.${n}`); continue; }
+          for (const f of [...new Set([...Object.keys(p), ...Object.keys(q)])].sort()) if (!same(p[f], q[f])) fields.push(`interfaces.${n}.${f}`);
+        }
+      } else if (!same(x[k], y[k])) fields.push(k);
+    }
+    if (fields.length) changed.push({ edge: name, fields });
+  }
+  return { added: [...eb.keys()].filter((n) => !ea.has(n)).sort(), removed: [...ea.keys()].filter((n) => !eb.has(n)).sort(), changed: changed.sort((p, q) => p.edge.localeCompare(q.edge)) };
 }
 
 /**
@@ -120,5 +163,6 @@ export async function diffVersions(store: Store, from: number, to: number): Prom
   const blast = await blastRadius(store, from, to);
   const [va, vb] = await Promise.all([store.getVersion(from), store.getVersion(to)]);
   const changes = diffIntents(parseIntent(va!.intentYaml, `version ${from}`), parseIntent(vb!.intentYaml, `version ${to}`));
-  return { from, to, changes, blast };
+  const inventory = va!.inventory && vb!.inventory ? diffInventories(va!.inventory, vb!.inventory) : null;
+  return { from, to, changes, blast, inventory };
 }

@@ -7,5 +7,5 @@
  */
 export { UnknownVersionError } from './errors.ts';
 export { addVersion, rollbackTo, intentHash, type AddVersionOptions, type AddedVersion, type IntentSource } from './push.ts';
-export { diffIntents, blastRadius, diffVersions, type IntentChange, type BlastRadius, type VersionDiff } from './diff.ts';
+export { diffIntents, diffInventories, blastRadius, diffVersions, type IntentChange, type InventoryChange, type BlastRadius, type VersionDiff } from './diff.ts';
 export { loadOrCreateSigningKey, SIGNING_KEY_FILE, type SigningKey } from './keys.ts';

@@ -79,6 +79,7 @@ export async function addVersion(store: Store, source: IntentSource, opts: AddVe
     const version = await tx.insertVersion({
       parent: parent?.id ?? null, author: opts.author, message: opts.message, intentYaml: yaml,
       intentHash: intentHash(yaml), restores: opts.restores ?? null,
+      inventory: opts.inventory, inventorySource: opts.inventoryFile ?? 'inventory',
     }, signed);
     const blast = parent ? await blastRadius(tx, parent.id, version.id) : null;
     if (opts.audit) {

@@ -181,6 +181,25 @@ test('a call on the outer store from inside a transaction joins it (and rolls ba
   await s.close();
 });
 
+test('a schema-1 store (no inventory per version) is upgraded in place: its versions read back with no inventory', async () => {
+  const file = join(dir, 'schema1.db');
+  const s1 = await openStore(file);
+  await s1.insertVersion(v('old'), [{ edge: 'e1', hash: 'a', envelope: { x: 1 } }]);
+  await s1.close();
+  // Take the file back to what schema 1 wrote.
+  const db = new Database(file);
+  db.exec('ALTER TABLE intent_versions DROP COLUMN inventory; ALTER TABLE intent_versions DROP COLUMN inventory_source; DELETE FROM schema_migrations WHERE version > 1');
+  db.close();
+  const s2 = await openStore(file);
+  const old = (await s2.getVersion(1))!;
+  assert.equal([old.message, old.inventory, old.inventorySource], ['old', null, null]);
+  const inv = { source: 'test', edges: [{ node: 'e1', site: 's1', interfaces: [] }] };
+  const nv = await s2.insertVersion({ ...v('new', 1), inventory: inv, inventorySource: 'inv.yaml' }, []);
+  assert.equal([nv.inventory, nv.inventorySource], [inv, 'inv.yaml']);
+  assert.equal((await s2.getBundle(1, 'e1'))!.envelope, { x: 1 }, 'bundles untouched');
+  await s2.close();
+});
+
 test('a store file is migrated once and refused when written by a newer schema', async () => {
   const file = join(dir, 'schema.db');
   await (await openStore(file)).close();

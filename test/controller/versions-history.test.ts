@@ -5,7 +5,7 @@ import { rejects } from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { parseIntent } from '../../controller/intent/index.ts';
 import { openStore } from '../../controller/store/index.ts';
-import { addVersion, diffIntents, rollbackTo, UnknownVersionError } from '../../controller/versions/index.ts';
+import { addVersion, diffIntents, diffInventories, diffVersions, rollbackTo, UnknownVersionError } from '../../controller/versions/index.ts';
 import { verifySignedBundle } from '../../dataplane/bundle/index.ts';
 import { InputError } from '../../dataplane/errors.ts';
 import { edit, fixture } from './fixtures.ts';
@@ -57,6 +57,27 @@ test('rollback appends a new version restoring the old intent and its exact bund
   const [audit] = await store.listAudit();
   assert.equal([audit!.action, audit!.target, (audit!.detail as { restores: number }).restores], ['intent.rollback', 'version:3', 1]);
   await rejects(() => rollbackTo(store, 9, opts), (e: unknown) => e instanceof UnknownVersionError && /no intent version 9 \(versions are 1…3\)/.test(e.message));
+  await store.close();
+});
+
+test('each version keeps the inventory it was compiled against, and a diff says how the edges changed', async () => {
+  const store = await openStore(':memory:');
+  const opts = { author: 'alice', signingKey: keys.privateKey, message: 'm' };
+  await addVersion(store, { yaml: two.intentText }, { ...opts, inventory: two.inventory, inventoryFile: 'labs/two-site-dual-wan/lab.yaml' });
+  // edge2's internet circuit was renumbered and edge3 enrolled: same intent, new inventory.
+  const inv2 = structuredClone(two.inventory);
+  const wan1 = inv2.edges[1]!.interfaces.find((i) => i.name === 'wan1')!;
+  wan1.ipv4 = ['100.64.9.6/30']; wan1.gateway = '100.64.9.5';
+  inv2.edges.push({ ...structuredClone(inv2.edges[0]!), node: 'edge3', site: 's1' });
+  await addVersion(store, { yaml: two.intentText }, { ...opts, inventory: inv2, inventoryFile: 'store:edges' });
+  const [v1, v2] = [(await store.getVersion(1))!, (await store.getVersion(2))!];
+  assert.equal(v1.inventory, two.inventory);
+  assert.equal([v1.inventorySource, v2.inventorySource], ['labs/two-site-dual-wan/lab.yaml', 'store:edges']);
+  const d = await diffVersions(store, 1, 2);
+  assert.equal(d.changes, [], 'the intent did not change');
+  assert.equal(d.inventory, { added: ['edge3'], removed: [], changed: [{ edge: 'edge2', fields: ['interfaces.wan1.gateway', 'interfaces.wan1.ipv4'] }] });
+  assert.is(d.blast.summary, 'changes the bundles of 2 of 3 edges, adds 1', 'edge1 peers with the renumbered edge2');
+  assert.equal(diffInventories(inv2, inv2), { added: [], removed: [], changed: [] });
   await store.close();
 });
 

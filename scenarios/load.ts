@@ -119,6 +119,7 @@ export function loadScenario(file: string, opts: { intent?: string } = {}): Scen
     if (e.restartAgent && lab.nodes[e.restartAgent]?.kind !== 'edge') {
       issues.push({ path: ['events', i, 'restartAgent'], message: `"${e.restartAgent}" is not an edge of the lab (edges: ${known(Object.values(lab.nodes).filter((n) => n.kind === 'edge').map((n) => n.name))})` });
     }
+    if (e.controller && !doc.controller) issues.push({ path: ['events', i, 'controller'], message: 'expected "controller: true" at the top of the scenario (the lab runs no controller otherwise)' });
     if (e.surge) {
       checkFlow(['events', i, 'surge'], e.surge);
       if (names.has(e.surge.name)) issues.push({ path: ['events', i, 'surge', 'name'], message: `flow "${e.surge.name}" is defined twice` });
@@ -135,6 +136,10 @@ export function loadScenario(file: string, opts: { intent?: string } = {}): Scen
 
   const edges = Object.values(lab.nodes).filter((n) => n.kind === 'edge').map((n) => n.name);
   doc.assert.forEach((a, i) => {
+    const c = a.controllerReconnect;
+    if (c && !doc.controller) issues.push({ path: ['assert', i, 'controllerReconnect'], message: 'expected "controller: true" at the top of the scenario (the lab runs no controller otherwise)' });
+    if (c && !doc.events.some((e) => e.controller === 'reachable')) issues.push({ path: ['assert', i, 'controllerReconnect'], message: 'expected a "controller: reachable" event to judge the reconnection after' });
+    if (c?.node !== undefined && !edges.includes(c.node)) issues.push({ path: ['assert', i, 'controllerReconnect', 'node'], message: `"${c.node}" is not an edge of the lab (edges: ${known(edges)})` });
     const w = a.wanoptReduction;
     if (w?.node !== undefined && !edges.includes(w.node)) issues.push({ path: ['assert', i, 'wanoptReduction', 'node'], message: `"${w.node}" is not an edge of the lab (edges: ${known(edges)})` });
     // The scenario's own intent must proxy something (an authoring mistake); a candidate intent given with

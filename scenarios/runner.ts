@@ -24,6 +24,7 @@ import { getProvider, nsName, type TwinProvider } from '../twin/index.ts';
 import { claimLab } from '../twin/providers/netns/provider.ts';
 import { calibrateLab, delayLineOf, type CalibrationRow, type LineStats } from '../twin/impair/index.ts';
 import { bringUp, prepareLab, pushBundles, waitOverlay } from '../controller/cli/twin.ts';
+import type { CompiledBundle } from '../controller/index.ts';
 import { loadScenario, slaBounds, type ResolvedFlow, type Scenario } from './load.ts';
 import type { AssertionSpec, EventSpec } from './schema.ts';
 import { RunStore, type Row } from './store.ts';
@@ -32,6 +33,7 @@ import { runMetrics, type Metric } from './compare.ts';
 import { renderRunCharts } from './chart.ts';
 import { histDelta, histPercentileMs, histTotal, overloadReasons, type SparseHist } from './trust.ts';
 import { TwinFlow } from './traffic/flow.ts';
+import { LabController, MGMT_IF } from './controller.ts';
 import { byteIntervals, flowIntervals, gaps, percentileSorted, type Arrival, type ByteBatch, type GenRecord, type SendBatch, type TimerBatch, timerLatePercentile } from './traffic/stats.ts';
 
 /** Exit codes of a run: the CLI contract. */
@@ -106,8 +108,9 @@ function capture(argv: string[]): Promise<string> {
 async function vethTxDrops(lab: string, nodes: string[]): Promise<number> {
   const counts = await Promise.all(nodes.map(async (n) => {
     try {
-      const links = JSON.parse((await capture(['ip', '-n', nsName(lab, n), '-s', '-j', 'link', 'show'])) || '[]') as { stats64?: { tx?: { dropped?: number } } }[];
-      return links.reduce((s, l) => s + (l.stats64?.tx?.dropped ?? 0), 0);
+      const links = JSON.parse((await capture(['ip', '-n', nsName(lab, n), '-s', '-j', 'link', 'show'])) || '[]') as { ifname?: string; stats64?: { tx?: { dropped?: number } } }[];
+      // The management link to a lab controller is the harness's: a `controller: unreachable` event takes it down on purpose.
+      return links.filter((l) => l.ifname !== MGMT_IF).reduce((s, l) => s + (l.stats64?.tx?.dropped ?? 0), 0);
     } catch { return 0; }
   }));
   return counts.reduce((a, b) => a + b, 0);
@@ -138,7 +141,12 @@ async function readLines(lines: ReturnType<typeof labDelayLines>): Promise<Map<s
 }
 
 /** Fire one timeline event; returns its kind, target and detail for the events table. */
-async function fire(p: TwinProvider, lab: string, e: EventSpec): Promise<{ kind: string; target: string; detail: string }> {
+async function fire(p: TwinProvider, lab: string, e: EventSpec, ctl?: LabController): Promise<{ kind: string; target: string; detail: string }> {
+  if (e.controller) {
+    if (!ctl) throw new Error('the lab runs no controller');
+    await ctl.setReachable(e.controller === 'reachable');
+    return { kind: 'controller', target: e.controller, detail: `management links of ${ctl.edges.join(', ')} ${e.controller === 'reachable' ? 'up' : 'down'}` };
+  }
   if (e.cut) { await p.setLinkState(lab, e.cut, 'down'); return { kind: 'cut', target: e.cut, detail: '' }; }
   if (e.restore) { await p.setLinkState(lab, e.restore, 'up'); return { kind: 'restore', target: e.restore, detail: '' }; }
   if (e.impair) { const { link, ...imp } = e.impair; await p.setImpairment(lab, link, imp); return { kind: 'impair', target: link, detail: JSON.stringify(imp) }; }
@@ -214,11 +222,58 @@ async function evaluateOne(store: RunStore, runId: string, s: Scenario, a: Asser
       ok: measured !== null && measured >= w.min,
       detail: r.raw ? `${fmtBytes(r.raw)} of payload crossed as ${fmtBytes(r.wire ?? 0)} on the wire (${r.nodes} edge${r.nodes === 1 ? '' : 's'}): reduction ${fmtPct(measured!)}` : `no payload went through a WAN-opt proxy${s.intent?.wanopt.classes.length ? '' : ' (the intent proxies no class)'}` };
   }
+  if (a.controllerReconnect) return evaluateReconnect(store, runId, s, a.controllerReconnect, a.name, idx);
   const l = a.latency!;
   const t = targetOf(l);
   const r = await one(`select max(lat_p${l.p}_ms) as worst from flows where run_id = $1 and ${t.where} and active`, t.value);
   return { idx, name: a.name ?? `${t.label}: p${l.p} latency ≤ ${fmtMs(l.max)} in every interval`, kind: 'latency', target: t.label, expected: `≤ ${fmtMs(l.max)}`, measured: r.worst ?? null,
     ok: r.worst !== null && r.worst !== undefined && r.worst <= l.max, detail: `worst interval p${l.p}: ${r.worst == null ? 'nothing received' : fmtMs(r.worst)}` };
+}
+
+/**
+ * `controllerReconnect`: after each `controller: reachable` event, every edge (or `node`) that noticed the loss
+ * noticed the controller back within `within` (events `controller-lost` / `controller-back`, the agents' own
+ * timestamps), and the controller's analytics store holds every health report the edge made — its `seq`s
+ * complete per agent process, none left queued or dropped — including reports made during the outage.
+ */
+async function evaluateReconnect(store: RunStore, runId: string, s: Scenario, c: { within: number; node?: string }, name: string | undefined, idx: number): Promise<AssertionResult> {
+  const q = (sql: string, params: (string | number)[] = []) => store.query(sql, [runId, ...params]);
+  const edges = c.node ? [c.node] : Object.values(s.lab.nodes).filter((n) => n.kind === 'edge').map((n) => n.name);
+  const ev = await q(`select fired_ms, target from events where run_id = $1 and kind = 'controller' and error is null order by fired_ms`);
+  const problems: string[] = [], notes: string[] = [];
+  let worst: number | null = null;
+  for (const [i, r] of ev.entries()) {
+    if (r.target !== 'reachable') continue;
+    const cut = ev.slice(0, i).reverse().find((x) => x.target === 'unreachable');
+    if (!cut) continue;
+    const from = Number(cut.fired_ms), to = Number(r.fired_ms);
+    for (const e of edges) {
+      const [x] = await q(`select min(t_ms) filter (where kind = 'controller-lost' and t_ms >= $3 and t_ms <= $4) as lost,
+          min(t_ms) filter (where kind = 'controller-back' and t_ms >= $4) as back from events where run_id = $1 and target = $2`, [e, from, to]);
+      const lost = x?.lost == null ? null : Number(x.lost), back = x?.back == null ? null : Number(x.back);
+      if (lost === null) { problems.push(`${e} never noticed the outage from ${fmtMs(from)}`); continue; }
+      if (back === null) { problems.push(`${e} did not reconnect after ${fmtMs(to)}`); continue; }
+      worst = Math.max(worst ?? 0, back - to);
+      if (back - to > c.within) problems.push(`${e} back ${fmtMs(back - to)} after the restore`);
+      const [h] = await q(`select count(*) filter (where reported_ms >= $3 and reported_ms < $4) as during, count(*) filter (where reported_ms >= $3 and reported_ms < $4 and received_ms >= $4) as late
+          from controller_health where run_id = $1 and node = $2`, [e, lost, back]);
+      if (!Number(h?.during)) problems.push(`${e}: no health report made during its outage reached the controller`);
+      notes.push(`${e}: lost ${fmtMs(lost - from)} after the cut, back ${fmtMs(back - to)} after the restore, ${Number(h?.during ?? 0)} reports made meanwhile reached the controller (${Number(h?.late ?? 0)} after the reconnection)`);
+    }
+  }
+  if (!ev.some((x) => x.target === 'reachable')) problems.push('no controller: reachable event fired');
+  for (const e of edges) {
+    const gaps = await q(`select pid, count(distinct seq) as n, max(seq) - min(seq) + 1 as span, min(seq) as first from controller_health where run_id = $1 and node = $2 and seq is not null group by pid`, [e]);
+    if (!gaps.length) problems.push(`${e}: no health report in the controller's store`);
+    for (const g of gaps) if (Number(g.n) !== Number(g.span)) problems.push(`${e} (pid ${g.pid}): ${Number(g.span) - Number(g.n)} of ${g.span} health reports missing in the controller's store`);
+    const [left] = await q(`select max(value) filter (where metric = 'controller_health_queued') as queued, max(value) filter (where metric = 'controller_health_dropped') as dropped
+        from overload where run_id = $1 and subject = $2`, [e]);
+    if (Number(left?.queued ?? 1) > 0) problems.push(`${e}: ${left?.queued ?? 'unknown'} health reports still queued at the end`);
+    if (Number(left?.dropped ?? 0) > 0) problems.push(`${e}: ${left?.dropped} health reports dropped (queue full)`);
+  }
+  const where = c.node ? `edge ${c.node}` : 'every edge';
+  return { idx, name: name ?? `${where} reconnects to the controller within ${fmtMs(c.within)}, no health report lost`, kind: 'controllerReconnect', target: where,
+    expected: `≤ ${fmtMs(c.within)}`, measured: worst, ok: problems.length === 0 && worst !== null, detail: [...problems, ...notes].join('; ') || 'no outage judged' };
 }
 
 /** The report summary, SQL over the run file: verdict, per-flow totals, events, assertions. */
@@ -277,7 +332,10 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
   await store.append('runs', [{ run_id: runId, scenario: s.name, file: resolve(s.file), lab, intent: s.intentFile ?? null, seed, started_at: new Date().toISOString(),
     duration_ms: s.doc.duration, interval_ms: s.doc.interval, host: hostname(), cpus: cpus().length, verdict: 'running', valid: null, exit_code: null }]);
   const timers: NodeJS.Timeout[] = [];
+  let ctl: LabController | undefined;
+  let ctlHealth: Row[] = [];
   try {
+    if (opts.reuse && s.doc.controller) throw new Error('a scenario with "controller: true" boots its own lab; --reuse is not supported');
     if (opts.reuse) {
       if (!(await p.list()).includes(lab)) throw new Error(`lab "${lab}" is not running (twin status lists the running labs)`);
       log(`reusing lab ${lab}; applying ${s.intentFile ?? 'no intent'}`);
@@ -285,7 +343,12 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     } else {
       log(`booting ${s.labFile} as ${lab} with ${s.intentFile ?? 'no intent'}`);
       deployed = true;
-      await bringUp(p, prepared, { out: { write: (t: string) => { for (const l of String(t).split('\n')) if (l) log(`  ${l}`); return true; } } as unknown as NodeJS.WritableStream });
+      // Under a controller the bundles go out as a controller version the edges pull (scenarios/controller.ts).
+      const startCtl = async () => (ctl ??= await LabController.start(p, lab, edges, { dir: out.replace(/\.duckdb$/, '') + '.controller', log,
+        sites: Object.fromEntries([...prepared.bundles].map(([n, b]) => [n, b.bundle.site])) }));
+      await bringUp(p, prepared, { out: { write: (t: string) => { for (const l of String(t).split('\n')) if (l) log(`  ${l}`); return true; } } as unknown as NodeJS.WritableStream,
+        ...(s.doc.controller && { push: async (b: Map<string, CompiledBundle>) => { await (await startCtl()).push(b, s.intentFile); } }) });
+      if (s.doc.controller) await startCtl();
       // A runner killed with SIGKILL cannot tear down; the claim lets `twin down --stale` find its lab.
       claimLab(lab);
     }
@@ -339,7 +402,16 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
       return r.status === 200 ? r.body : undefined;
     });
     const transports = new Map<string, Map<number, string>>();
+    // When each edge noticed the lab controller lost / back (its own timestamps), into the events table.
+    const ctlSeen = new Set<string>();
+    const ctlRows: Row[] = [];
     const noteAgent = (node: string, t: number, st: any) => {
+      for (const c of st?.controller?.changes ?? []) {
+        if (c.at < before || ctlSeen.has(`${node} ${c.at}`)) continue;
+        ctlSeen.add(`${node} ${c.at}`);
+        ctlRows.push({ run_id: runId, t_ms: c.at - t0, fired_ms: c.at - t0, kind: c.reachable ? 'controller-back' : 'controller-lost', target: node, detail: c.reason ?? '', error: null });
+        log(`${fmtMs(c.at - t0)} ${node} noticed the controller ${c.reachable ? 'back' : 'lost'}`);
+      }
       const w = wanoptRow(runId, t, node, st);
       if (w) wanoptRows.push(w);
       if (st?.eventLoop?.hist) loopReadings.get(node)!.push({ key: `${node}/${st.pid}`, hist: st.eventLoop.hist });
@@ -409,7 +481,7 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
       timers.push(setTimeout(async () => {
         const fired = rel(wallMs());
         try {
-          const r = await fire(p, lab, e);
+          const r = await fire(p, lab, e, ctl);
           eventRows.push({ run_id: runId, t_ms: e.at, fired_ms: fired, ...r, error: null });
           log(`${fmtMs(fired)} ${r.kind} ${r.target}`);
         } catch (err) {
@@ -438,6 +510,25 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     // Final readings once the flows have stopped: the last bytes of a transfer and the last lag.
     const post = await Promise.all(edges.map((n) => edgeStatus(n, 2000)));
     edges.forEach((n, i) => noteAgent(n, end, post[i]));
+    if (ctl) {
+      // Health reports queued during an outage: the agents deliver them once the controller answers again.
+      let st = post;
+      for (const until = Date.now() + 15_000; Date.now() < until && st.some((x) => !x?.controller || x.controller.reachable !== true || x.controller.health.queued > 0);) {
+        await sleep(250);
+        st = await Promise.all(edges.map((n) => edgeStatus(n, 2000)));
+      }
+      edges.forEach((n, i) => {
+        noteAgent(n, end, st[i]);
+        const h = st[i]?.controller?.health;
+        overload.push({ run_id: runId, t_ms: end, metric: 'controller_health_queued', value: h?.queued ?? null, subject: n },
+          { run_id: runId, t_ms: end, metric: 'controller_health_dropped', value: h?.dropped ?? null, subject: n },
+          { run_id: runId, t_ms: end, metric: 'controller_health_late', value: h?.deliveredLate ?? null, subject: n });
+      });
+      const c = ctl;
+      ctl = undefined;
+      ctlHealth = (await c.finish()).map((r) => ({ run_id: runId, ...r, reported_ms: r.reported_ms - t0, received_ms: r.received_ms - t0 }));
+      log(`controller: ${ctlHealth.length} health reports in its store`);
+    }
     await Promise.all(edges.map((n) => probes.pull(n, t0, (id) => transports.get(n)?.get(id))));
     const lines1 = await readLines(lines);
 
@@ -502,7 +593,8 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
           { run_id: runId, t_ms: end, metric: 'delay_line_packets', value: histTotal(h), subject });
       }
     }
-    invalid.push(...overloadReasons({ runQueuePerCpu: rq, senderLateP99Ms: lateP99, softnetDrops: softnet, vethTxDrops: veth, agentLoopLagP99Ms, delayLineLate }, s.doc.trust));
+    const probeRowsDropped = Object.fromEntries(edges.map((n) => [n, probes.dropped.get(n) ?? null]));
+    invalid.push(...overloadReasons({ runQueuePerCpu: rq, senderLateP99Ms: lateP99, softnetDrops: softnet, vethTxDrops: veth, agentLoopLagP99Ms, delayLineLate, probeRowsDropped }, s.doc.trust));
 
     await store.append('overload', overload);
     await store.append('path_state', pathRows);
@@ -512,7 +604,8 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
     await store.append('path_events', pathEvents);
     await store.append('counters', counterRows);
     await store.append('wanopt', wanoptRows);
-    await store.append('events', eventRows);
+    await store.append('events', [...eventRows, ...ctlRows]);
+    await store.append('controller_health', ctlHealth);
     await store.append('flows', flowRows);
     await store.append('gaps', gapRows);
   } catch (e) {
@@ -520,6 +613,7 @@ export async function runScenario(file: string, opts: RunOptions = {}): Promise<
   } finally {
     for (const t of timers) clearTimeout(t);
     await Promise.all([...flows.values()].map((f) => f.stop()));
+    if (ctl) await ctl.finish().catch((e) => log(`controller stop failed: ${(e as Error).message}`));
     if (deployed) {
       log(`tearing down ${lab}`);
       try { await p.destroy(lab); } catch (e) { log(`teardown of ${lab} failed: ${(e as Error).message}`); }

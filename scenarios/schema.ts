@@ -78,13 +78,15 @@ export type FlowSpec = z.output<typeof FlowSpec>;
 export const ImpairEvent = Impair.omit({ schedule: true, trace: true }).extend({ link: Endpoint() });
 
 /** The actions an event can take; each event has `at` and exactly one of these. */
-export const EVENT_ACTIONS = ['cut', 'restore', 'impair', 'clear', 'surge', 'restartAgent'] as const;
+export const EVENT_ACTIONS = ['cut', 'restore', 'impair', 'clear', 'surge', 'restartAgent', 'controller'] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
 /**
  * One timeline event. `cut`/`restore` an endpoint (in a cloud: the underlay; at an edge: its access link),
  * `impair` an impairable link (delay, jitter, uniform or Gilbert–Elliott loss, rate), `clear` its
- * impairment, `surge` an extra flow for `for`, `restartAgent` kill an edge's agent and start it again.
+ * impairment, `surge` an extra flow for `for`, `restartAgent` kill an edge's agent and start it again,
+ * `controller: unreachable` / `reachable` take the management network down / up between the edges and the
+ * lab's controller (scenarios with `controller: true`; no process is killed).
  * Example: `{ at: 6s, impair: { link: edge1:wan0, delay: 200ms, loss: { model: gilbert-elliott, p: 5%, r: 30% } } }`.
  */
 export const EventSpec = z.strictObject({
@@ -95,6 +97,7 @@ export const EventSpec = z.strictObject({
   clear: Endpoint().optional(),
   surge: z.strictObject({ ...FlowFields, for: Duration() }).optional(),
   restartAgent: NodeName.optional(),
+  controller: z.enum(['unreachable', 'reachable']).optional(),
 }).superRefine((e, ctx) => {
   const set = EVENT_ACTIONS.filter((k) => e[k] !== undefined);
   if (set.length !== 1) ctx.addIssue({ code: 'custom', message: `expected exactly one action of ${EVENT_ACTIONS.join(', ')}${set.length ? `, got ${set.join(' and ')}` : ''}` });
@@ -105,7 +108,7 @@ export type EventSpec = z.output<typeof EventSpec>;
 const Target = { class: Name().optional(), flow: Name().optional() };
 
 /** The assertion kinds; each assertion has exactly one, and an optional `name`. */
-export const ASSERTION_KINDS = ['sla', 'failoverGap', 'loss', 'goodput', 'latency', 'wanoptReduction'] as const;
+export const ASSERTION_KINDS = ['sla', 'failoverGap', 'loss', 'goodput', 'latency', 'wanoptReduction', 'controllerReconnect'] as const;
 export type AssertionKind = (typeof ASSERTION_KINDS)[number];
 
 /**
@@ -119,6 +122,9 @@ export type AssertionKind = (typeof ASSERTION_KINDS)[number];
  * - `wanoptReduction`: the edges' WAN-opt proxies put at most (1 − `min`) of the bytes the applications
  *   gave them on the wire (1 − wire bytes / payload bytes over the run, every edge or one `node`); it looks
  *   at edges, not flows, so it takes no `class` or `flow`. Example: `{ wanoptReduction: { min: 50% } }`.
+ * - `controllerReconnect`: after every `controller: reachable` event, every edge (or `node`) noticed the
+ *   controller again within `within`, and every health report it made during the outage reached the
+ *   controller's analytics store. Example: `{ controllerReconnect: { within: 5s } }`.
  * Example: `{ name: voice keeps its SLA, sla: { class: voice, from: voice, min: 95% } }`.
  */
 export const AssertionSpec = z.strictObject({
@@ -129,10 +135,11 @@ export const AssertionSpec = z.strictObject({
   goodput: z.strictObject({ ...Target, min: Rate() }).optional(),
   latency: z.strictObject({ ...Target, p: z.union([z.literal(50), z.literal(95), z.literal(99)]).default(95), max: Duration() }).optional(),
   wanoptReduction: z.strictObject({ min: Percent(), node: NodeName.optional() }).optional(),
+  controllerReconnect: z.strictObject({ within: Duration(), node: NodeName.optional() }).optional(),
 }).superRefine((a, ctx) => {
   const set = ASSERTION_KINDS.filter((k) => a[k] !== undefined);
   if (set.length !== 1) { ctx.addIssue({ code: 'custom', message: `expected exactly one of ${ASSERTION_KINDS.join(', ')}${set.length ? `, got ${set.join(' and ')}` : ''}` }); return; }
-  if (set[0] === 'wanoptReduction') return;
+  if (set[0] === 'wanoptReduction' || set[0] === 'controllerReconnect') return;
   const t = a[set[0]!] as { class?: string; flow?: string };
   if ((t.class === undefined) === (t.flow === undefined)) ctx.addIssue({ code: 'custom', path: [set[0]!], message: 'expected exactly one of "class" or "flow"' });
 });
@@ -161,6 +168,11 @@ export const TrustSpec = z.strictObject({
    * Directions with under 100 packets are not judged.
    */
   maxDelayLineLate: Duration().default(10),
+  /**
+   * Raw probe results an edge agent's ring overwrote before the runner pulled them, per edge (default 0): the
+   * run's probes table would be incomplete.
+   */
+  maxProbeRowsDropped: z.number().int().min(0).default(0),
   /** Calibrate the impairable links before traffic starts (default true). */
   calibrate: z.boolean().default(true),
 });
@@ -183,6 +195,13 @@ export const ScenarioDocument = z.strictObject({
   interval: Duration().refine((d) => d >= 100, 'expected at least 100ms').default(1000),
   /** Wait after deploy, at most this long, for every path up and steering on the intent's preferred paths (default 20s). */
   settle: Duration().default(20_000),
+  /**
+   * Run the lab's edges under a controller (default false): `controller serve` in the lab (state beside the
+   * run file), a management network to every edge, one-time enrolment tokens, and the intent pushed as a
+   * version the edges pull (instead of bundles over their local sockets); they report health to it.
+   * Needed by `controller` events and `controllerReconnect` assertions.
+   */
+  controller: z.boolean().default(false),
   traffic: z.array(FlowSpec).min(1),
   events: z.array(EventSpec).default([]),
   assert: z.array(AssertionSpec).default([]),

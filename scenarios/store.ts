@@ -47,6 +47,8 @@ export const TABLES = {
     ['jitter_ms', 'DOUBLE'], ['max_gap_ms', 'DOUBLE'], ['goodput_bps', 'DOUBLE']],
   gaps: [['run_id', 'VARCHAR'], ['flow', 'VARCHAR'], ['class', 'VARCHAR'], ['start_ms', 'DOUBLE'], ['end_ms', 'DOUBLE'], ['gap_ms', 'DOUBLE'], ['lost', 'BIGINT']],
   events: [['run_id', 'VARCHAR'], ['t_ms', 'DOUBLE'], ['fired_ms', 'DOUBLE'], ['kind', 'VARCHAR'], ['target', 'VARCHAR'], ['detail', 'VARCHAR'], ['error', 'VARCHAR']],
+  controller_health: [['run_id', 'VARCHAR'], ['node', 'VARCHAR'], ['pid', 'INTEGER'], ['seq', 'BIGINT'], ['reported_ms', 'DOUBLE'], ['received_ms', 'DOUBLE'], ['healthy', 'BOOLEAN'],
+    ['paths_up', 'INTEGER'], ['paths_total', 'INTEGER']],
   assertions: [['run_id', 'VARCHAR'], ['idx', 'INTEGER'], ['name', 'VARCHAR'], ['kind', 'VARCHAR'], ['target', 'VARCHAR'], ['expected', 'VARCHAR'], ['measured', 'DOUBLE'],
     ['ok', 'BOOLEAN'], ['detail', 'VARCHAR']],
 } as const satisfies Record<string, readonly (readonly [string, ColumnType])[]>;

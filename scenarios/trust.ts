@@ -73,6 +73,8 @@ export interface OverloadMeasures {
   agentLoopLagP99Ms: Record<string, number | null>;
   /** Per delay-line direction (named by the endpoint its traffic leaves): p99 lateness of departures, ms, and packets. */
   delayLineLate: Record<string, { p99Ms: number | null; packets: number }>;
+  /** Per edge node: raw probe results its agent's ring overwrote before the runner pulled them (null: never pulled). Optional for callers that do not pull probes. */
+  probeRowsDropped?: Record<string, number | null>;
 }
 
 /** Directions that carried fewer packets than this are not judged (a percentile of a handful is noise). */
@@ -93,6 +95,9 @@ export function overloadReasons(m: OverloadMeasures, t: TrustSpec): string[] {
     if (d.packets >= MIN_JUDGED_PACKETS && d.p99Ms !== null && d.p99Ms > t.maxDelayLineLate) {
       out.push(`delay line ${dir} →: departures p99 ${+d.p99Ms.toFixed(3)} ms late > ${t.maxDelayLineLate} ms (${d.packets} packets)`);
     }
+  }
+  for (const [node, n] of Object.entries(m.probeRowsDropped ?? {}).sort()) {
+    if (n !== null && n > t.maxProbeRowsDropped) out.push(`${node}: ${n} probe results dropped before the runner pulled them > ${t.maxProbeRowsDropped} (the probes table is incomplete)`);
   }
   return out;
 }

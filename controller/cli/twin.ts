@@ -117,9 +117,13 @@ export async function waitOverlay(provider: TwinProvider, labName: string, nodes
   return pending;
 }
 
-/** Deploy a prepared lab and push its bundles; rolls back on failure unless `keep`. */
-export async function bringUp(provider: TwinProvider, prepared: PreparedLab, opts: { keep?: boolean; out?: NodeJS.WritableStream } = {}): Promise<void> {
+/**
+ * Deploy a prepared lab and push its bundles; rolls back on failure unless `keep`. `push` replaces the push over
+ * the agents' sockets (a scenario under a controller pushes a controller version instead: scenarios/controller.ts).
+ */
+export async function bringUp(provider: TwinProvider, prepared: PreparedLab, opts: { keep?: boolean; out?: NodeJS.WritableStream; push?: (bundles: Map<string, CompiledBundle>) => Promise<void> } = {}): Promise<void> {
   const out = opts.out ?? process.stderr;
+  const push = opts.push ?? ((b: Map<string, CompiledBundle>) => pushBundles(provider, prepared.lab.name, b));
   const progress = progressPrinter(out);
   try {
     await provider.deploy(prepared.lab, { progress });
@@ -129,7 +133,7 @@ export async function bringUp(provider: TwinProvider, prepared: PreparedLab, opt
       prepared.bundles = prepared.recompile(prepared.inventory);
     }
     if (prepared.bundles.size) {
-      await pushBundles(provider, prepared.lab.name, prepared.bundles);
+      await push(prepared.bundles);
       out.write(`bundles applied on ${prepared.bundles.size} edges (${[...prepared.bundles].map(([n, b]) => `${n} ${b.hash.slice(0, 12)}`).join(', ')})\n`);
       const t0 = Date.now();
       const pending = await waitOverlay(provider, prepared.lab.name, [...prepared.bundles.keys()], 15_000);
@@ -145,7 +149,7 @@ export async function bringUp(provider: TwinProvider, prepared: PreparedLab, opt
         // Without NAT the reflexive endpoints change nothing: the same bundles are not pushed twice.
         if ([...next].some(([n, b]) => prepared.bundles.get(n)?.hash !== b.hash)) {
           prepared.bundles = next;
-          await pushBundles(provider, prepared.lab.name, prepared.bundles);
+          await push(prepared.bundles);
           const behind = inv.edges.flatMap((e) => e.interfaces.filter((f) => f.reflexive && f.reflexive.address !== f.ipv4[0]?.split('/')[0]).map((f) => `${e.node}:${f.name} ${f.reflexive!.address}:${f.reflexive!.port} ${f.reflexive!.mapping}`));
           out.write(`nat: ${behind.length ? behind.join(', ') : 'no interface behind NAT'}; bundles recompiled and applied\n`);
           const late = await waitOverlay(provider, prepared.lab.name, [...prepared.bundles.keys()], 15_000);

@@ -30,6 +30,7 @@ import { IncrementalFib, withOverlayRoutes, type BgpFibChange, type MergedFib } 
 import { AgentWanopt, type WanoptStatus } from './wanopt.ts';
 import { LoopLag, type LoopLagStatus } from './loop-lag.ts';
 import { AgentWireguard, type WgStatus } from './wg.ts';
+import type { ControllerLinkStatus } from './controller-client.ts';
 
 export interface AgentOptions {
   node: string;
@@ -86,6 +87,8 @@ export interface AgentStatus {
   wireguard: WgStatus | null;
   /** Per WAN interface with probed paths: its reflexive endpoint and NAT mapping as the peers see it (reflexive.ts). */
   reflexive: ReflexiveStatus[];
+  /** The controller link (controller-client.ts: reachability, queued health reports); null when the agent runs without one. */
+  controller: ControllerLinkStatus | null;
 }
 
 export class Agent {
@@ -93,7 +96,8 @@ export class Agent {
   private readonly clock: Clock;
   private readonly started: Date;
   private readonly startedMono: number;
-  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt' | 'eventLoop' | 'wireguard' | 'sla' | 'reflexive'>;
+  private status: Omit<AgentStatus, 'clock' | 'paths' | 'steering' | 'events' | 'overlay' | 'qos' | 'bgp' | 'wanopt' | 'eventLoop' | 'wireguard' | 'sla' | 'reflexive' | 'controller'>;
+  private controllerStatus?: () => ControllerLinkStatus;
   private readonly bgp: AgentBgp;
   /** The applied bundle and its route merge (bundle + BGP routes), updated per BGP batch; undefined = rebuild in full. */
   private bundle?: Bundle;
@@ -202,7 +206,13 @@ export class Agent {
       clock: { now: new Date(nowMs).toISOString(), nowMs, skew }, overlay: this.overlay?.status() ?? null,
       qos: this.qos?.status() ?? null, ...this.paths.status(),
       bgp: this.bgpStatus(), wanopt: this.wanopt.status(), eventLoop: this.loopLag.status(), wireguard: this.wg.status(),
+      controller: this.controllerStatus?.() ?? null,
     };
+  }
+
+  /** Shows the controller link's state in `GET /status` (cli.ts, when started with --controller). */
+  linkController(status: () => ControllerLinkStatus): void {
+    this.controllerStatus = status;
   }
 
   private bgpStatus(): AgentStatus['bgp'] {

@@ -94,6 +94,7 @@ export async function runAgentCli(argv: string[]): Promise<number> {
     ...(ms('commit-confirm') !== undefined && { commitConfirmMs: ms('commit-confirm') }),
     ...(ms('health-interval') !== undefined && { healthIntervalMs: ms('health-interval') }),
   }) : undefined;
+  if (controller) agent.linkController(() => controller.status());
   try {
     await controller?.start();
   } catch (e) {

@@ -66,8 +66,10 @@ export interface ControllerClientOptions {
    * `commitConfirmMs`, from the intent's `rollout.commitConfirm`, wins). Default 30,000.
    */
   commitConfirmMs?: number;
-  /** Health report interval, ms. Default 5,000. */
+  /** Health report interval, ms. Default 5,000. A report waits at most 4 intervals (2 s … 10 s) for its answer. */
   healthIntervalMs?: number;
+  /** Health reports kept while the controller cannot be reached, sent in order once it can (oldest dropped beyond). Default 2,000. */
+  healthQueueMax?: number;
   /** Long-poll wait per request, s. Default 25. */
   pollWaitS?: number;
   /** Retry backoff bounds after a failed request, ms. Defaults 500 and 30,000. */
@@ -164,6 +166,28 @@ export async function localInventory(declared?: DeclaredInventory): Promise<{ in
   };
 }
 
+/** One change of the controller's reachability as this edge saw it: `at` (Unix ms, host clock), `reachable` after it. */
+export interface ReachabilityChange { at: number; reachable: boolean; reason: string | null }
+
+/** The controller link in the agent's status (`controller` in `GET /status`). */
+export interface ControllerLinkStatus {
+  url: string;
+  enrolled: boolean;
+  lastContactMs: number | null;
+  lastCommit: CommitResult | null;
+  /**
+   * Whether the last request reached the controller (any HTTP answer) — false from the first request that got
+   * no answer (refused, unroutable, timed out) until one gets an answer again; null before the first request.
+   */
+  reachable: boolean | null;
+  /** When `reachable` last changed (Unix ms). */
+  since: number | null;
+  /** The last 20 changes, oldest first. */
+  changes: ReachabilityChange[];
+  /** Health reports waiting for the controller; delivered late after an outage (in order); dropped (queue full). */
+  health: { queued: number; deliveredLate: number; dropped: number };
+}
+
 /** An HTTP failure from the controller (status 0 = no answer); `fatal`: retrying cannot help (wrong controller). */
 export class ControllerError extends Error {
   override name = 'ControllerError';
@@ -189,6 +213,14 @@ export class ControllerClient {
   private have: string | null = null;
   /** Hashes refused (bad signature, failed commit), not retried until the controller changes its mind. */
   private refused = new Set<string>();
+  private reachable: boolean | null = null;
+  private since: number | null = null;
+  private changes: ReachabilityChange[] = [];
+  /** Health reports not yet accepted by the controller, oldest first (each flagged when it waited for a later tick). */
+  private healthQueue: { body: Record<string, unknown>; late: boolean }[] = [];
+  private healthStats = { deliveredLate: 0, dropped: 0 };
+  private healthFlush: Promise<void> | null = null;
+  private healthSeq = 0;
 
   constructor(private readonly opts: ControllerClientOptions) {
     this.dir = join(opts.stateDir, 'controller');
@@ -196,8 +228,20 @@ export class ControllerClient {
   }
 
   /** Status for the agent's own API. */
-  status(): { url: string; enrolled: boolean; lastContactMs: number | null; lastCommit: CommitResult | null } {
-    return { url: this.opts.url, enrolled: !!this.creds, lastContactMs: this.lastContact || null, lastCommit: this.lastCommit };
+  status(): ControllerLinkStatus {
+    return { url: this.opts.url, enrolled: !!this.creds, lastContactMs: this.lastContact || null, lastCommit: this.lastCommit,
+      reachable: this.reachable, since: this.since, changes: [...this.changes], health: { queued: this.healthQueue.length, ...this.healthStats } };
+  }
+
+  /** Records an answer (true) or a request that got none (false); logs and keeps each change. */
+  private reached(ok: boolean, reason: string | null): void {
+    if (this.reachable === ok) return;
+    const first = this.reachable === null;
+    this.reachable = ok;
+    this.since = Date.now();
+    this.changes.push({ at: this.since, reachable: ok, reason });
+    if (this.changes.length > 20) this.changes.shift();
+    if (!first || !ok) this.log(`controller: ${ok ? 'reachable again' : `unreachable (${reason})`}; ${this.healthQueue.length} health reports queued`);
   }
 
   /** Enrol (first start) or load credentials, report inventory, and start the pull and health loops. */
@@ -254,9 +298,10 @@ export class ControllerClient {
    * One JSON request. `pin`: enrolment, before the client trusts a CA — the server's chain must contain the
    * certificate with that sha256, checked before the body (the token) is sent.
    */
-  private call(method: string, path: string, body?: unknown, o: { pin?: string; timeoutMs?: number; headers?: (h: Record<string, string | string[] | undefined>) => void } = {}): Promise<unknown> {
+  private call(method: string, path: string, body?: unknown, o: { pin?: string; timeoutMs?: number; headers?: (h: Record<string, string | string[] | undefined>) => void; retried?: boolean } = {}): Promise<unknown> {
     const u = new URL(path, this.opts.url);
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const started = Date.now();
     return new Promise((resolve, reject) => {
       const req = request(u, {
         method, timeout: o.timeoutMs ?? 10_000,
@@ -267,6 +312,7 @@ export class ControllerClient {
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => {
           this.lastContact = Date.now();
+          this.reached(true, null);
           const text = Buffer.concat(chunks).toString('utf8');
           const status = res.statusCode ?? 0;
           o.headers?.(res.headers);
@@ -279,7 +325,20 @@ export class ControllerClient {
         res.on('error', reject);
       });
       req.on('timeout', () => req.destroy(new ControllerError(0, `${method} ${path}: no answer within ${o.timeoutMs ?? 10_000} ms`)));
-      req.on('error', (e) => reject(e instanceof ControllerError ? e : new ControllerError(0, `${method} ${path}: ${e.message}`)));
+      req.on('error', (e) => {
+        // A kept-alive connection the controller (or an outage) closed meanwhile fails at once when reused: that
+        // says nothing about reachability. Send once more on a fresh connection (the request never got through).
+        const code = (e as NodeJS.ErrnoException).code;
+        if (req.reusedSocket && !o.retried && (code === 'ECONNRESET' || code === 'EPIPE') && !this.stopped) {
+          this.call(method, path, body, { ...o, retried: true }).then(resolve, reject);
+          return;
+        }
+        const err = e instanceof ControllerError ? e : new ControllerError(0, `${method} ${path}: ${e.message}`);
+        // No answer at all (refused, unroutable, timed out): the controller is not reachable from here — unless
+        // another request got an answer since this one started (a long-poll or report stuck from an outage).
+        if (err.status === 0 && !err.fatal && !this.stopped && this.lastContact < started) this.reached(false, err.message);
+        reject(err);
+      });
       if (!o.pin) { req.end(data); return; }
       req.on('socket', (s) => (s as TLSSocket).once('secureConnect', () => {
         if (pinned(s as TLSSocket, o.pin!)) req.end(data);
@@ -382,13 +441,44 @@ export class ControllerClient {
     }
   }
 
-  private async sendHealth(): Promise<void> {
+  /**
+   * Queues a fresh health report behind any the controller has not taken yet and sends the queue in order
+   * (one request each, the protocol is unchanged); rejects at the first that gets no answer, keeping it and
+   * the rest for the next try. Reports made while the controller is unreachable thus arrive after it, oldest
+   * first, and the freshest is the edge's stored health at the end.
+   */
+  private sendHealth(): Promise<void> {
+    this.healthQueue.push({ body: this.healthReport(), late: false });
+    const max = this.opts.healthQueueMax ?? 2000;
+    while (this.healthQueue.length > max) { this.healthQueue.shift(); this.healthStats.dropped++; }
+    // One sender at a time; a running one takes the new report too (it sends until the queue is empty).
+    this.healthFlush ??= this.flushHealth().finally(() => { this.healthFlush = null; });
+    return this.healthFlush;
+  }
+
+  private async flushHealth(): Promise<void> {
+    const timeoutMs = Math.min(10_000, Math.max(2000, 4 * (this.opts.healthIntervalMs ?? 5000)));
+    while (this.healthQueue.length && !this.stopped) {
+      const head = this.healthQueue[0]!;
+      try {
+        await this.call('POST', '/v1/health', { health: head.body }, { timeoutMs });
+      } catch (e) {
+        for (const q of this.healthQueue) q.late = true;
+        throw e;
+      }
+      if (this.healthQueue[0] === head) this.healthQueue.shift();
+      if (head.late) this.healthStats.deliveredLate++;
+    }
+  }
+
+  private healthReport(): Record<string, unknown> {
     const s = this.opts.agent.getStatus();
     const bundle = this.opts.agent.currentBundle();
     // The same rule as commit-confirmed, minus the controller (this report reaching it is the proof).
     const h = bundle ? commitHealth(s, bundle, true) : { healthy: false, reasons: ['no bundle applied'] };
-    await this.call('POST', '/v1/health', { health: {
-      at: new Date().toISOString(), node: s.node, healthy: h.healthy, reason: h.reasons.join('; ') || null,
+    return {
+      // seq counts this process's reports from 1 (with pid): the controller's store shows whether any was lost.
+      at: new Date().toISOString(), node: s.node, pid: s.pid, seq: ++this.healthSeq, healthy: h.healthy, reason: h.reasons.join('; ') || null,
       bundle: s.bundle, lastError: s.lastError,
       paths: s.paths.map((p) => ({ id: p.id, peer: p.peer, transport: p.transport, state: p.state, rttMs: p.srttMs, loss: p.loss })),
       bgp: s.bgp?.neighbors.map((n) => ({ address: n.address, asn: n.asn, state: n.state })) ?? null,
@@ -396,7 +486,7 @@ export class ControllerClient {
       // The soak gate reads slaCompliance (the worst class, 0..1); sla names every class (compliance.ts).
       // (An agent status without it — an older agent object — reports no figure rather than failing the report.)
       slaCompliance: s.sla?.slaCompliance ?? null, sla: s.sla ?? null,
-    } });
+    };
   }
 
   /**
@@ -430,7 +520,10 @@ export class ControllerClient {
       try {
         if (!inventorySent) { await this.call('PUT', '/v1/inventory', { inventory: await localInventory(this.opts.declared) }); inventorySent = true; }
         if (this.renewDue()) await this.renew();
-        await this.sendHealth();
+        // Not awaited: a report is made every interval even while the controller does not answer (they queue).
+        const running = this.healthFlush !== null;
+        const sent = this.sendHealth();
+        if (!running) sent.catch((e) => { if (!this.stopped) this.log(`controller: health report failed: ${(e as Error).message}`); });
       } catch (e) {
         if (!this.stopped) this.log(`controller: health report failed: ${(e as Error).message}`);
       }

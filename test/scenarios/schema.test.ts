@@ -65,7 +65,7 @@ test('structural mistakes name file, line and key path', () => {
   assert.is(errorOf(edit('rate: 2mbit }', 'rate: 2mbit, colour: red }')), 'F:6: traffic[1]: unknown key "colour"');
   assert.is(errorOf(edit('duration: 10s', 'duration: 10 parsecs')), 'F:3: duration: expected a duration like "20ms", got "10 parsecs"');
   assert.is(errorOf(edit('profile: voice', 'profile: fax')), 'F:5: traffic[0].profile: Invalid option: expected one of "voice"|"video"|"bulk"|"web"|"file"');
-  assert.is(errorOf(edit('{ at: 2s, cut: "mpls:p2" }', '{ at: 2s, cut: "mpls:p2", restore: "mpls:p2" }')), 'F:8: events[0]: expected exactly one action of cut, restore, impair, clear, surge, restartAgent, got cut and restore');
+  assert.is(errorOf(edit('{ at: 2s, cut: "mpls:p2" }', '{ at: 2s, cut: "mpls:p2", restore: "mpls:p2" }')), 'F:8: events[0]: expected exactly one action of cut, restore, impair, clear, surge, restartAgent, controller, got cut and restore');
   assert.is(errorOf(edit('{ sla: { class: voice', '{ sla: { flow: call, class: voice')), 'F:11: assert[0].sla: expected exactly one of "class" or "flow"');
   assert.match(errorOf(edit('traffic:\n', 'traffic: []\nx:\n')), /^F:4: traffic: Too small/);
 });
@@ -118,7 +118,30 @@ assert:
   writeFileSync(f, edit('  - { sla: { class: voice, from: voice, min: 90% } }', '  - { wanoptReduction: { min: 10% } }'));
   assert.is(loadScenario(f, { intent: 'scenarios/labs/dual-wan/intent.yaml' }).intent!.wanopt.classes.length, 0);
   assert.is(errorOf(edit('{ sla: { class: voice, from: voice, min: 90% } }', '{ wanoptReduction: { min: 10% }, loss: { class: voice, max: 1% } }')),
-    'F:11: assert[0]: expected exactly one of sla, failoverGap, loss, goodput, latency, wanoptReduction, got loss and wanoptReduction');
+    'F:11: assert[0]: expected exactly one of sla, failoverGap, loss, goodput, latency, wanoptReduction, controllerReconnect, got loss and wanoptReduction');
+});
+
+test('controller events and controllerReconnect: valid under "controller: true", mistakes name the key path', () => {
+  const f = join(dir, 's.yaml');
+  assert.is(loadScenario('scenarios/controller/controller-outage.yaml').doc.controller, true);
+  const good = edit('duration: 10s', 'controller: true\nduration: 10s').replace('  - { at: 4s, impair: { link: "edge1:wan1", delay: 50ms } }', '  - { at: 4s, controller: unreachable }\n  - { at: 6s, controller: reachable }')
+    .replace('  - { sla: { class: voice, from: voice, min: 90% } }', '  - { controllerReconnect: { within: 5s } }');
+  writeFileSync(f, good);
+  const s = loadScenario(f);
+  assert.equal(s.doc.events.map((e) => e.controller ?? null), [null, 'unreachable', 'reachable']);
+  assert.equal(s.doc.assert[0]!.controllerReconnect, { within: 5000 });
+  assert.is(loadScenario('scenarios/isp-cut.yaml').doc.controller, false, 'default: no controller');
+  const ge = (from: string, to: string) => { assert.ok(good.includes(from), from); return good.replace(from, to); };
+  // Line numbers: 1 name, 2 lab, 3 controller, 4 duration, …, 9 the cut, 10 unreachable, 11 reachable, 12 assert, 13 the assertion.
+  assert.is(errorOf(ge('controller: unreachable', 'controller: down')), 'F:10: events[1].controller: Invalid option: expected one of "unreachable"|"reachable"');
+  assert.is(errorOf(ge('controller: true\n', '')), [
+    'F:9: events[1].controller: expected "controller: true" at the top of the scenario (the lab runs no controller otherwise)',
+    'F:10: events[2].controller: expected "controller: true" at the top of the scenario (the lab runs no controller otherwise)',
+    'F:12: assert[0].controllerReconnect: expected "controller: true" at the top of the scenario (the lab runs no controller otherwise)'].join('\n'));
+  assert.is(errorOf(ge('controller: true', 'controller: yes')), 'F:3: controller: expected boolean');
+  assert.is(errorOf(ge('within: 5s', 'within: soon')), 'F:13: assert[0].controllerReconnect.within: expected a duration like "20ms", got "soon"');
+  assert.is(errorOf(ge('within: 5s }', 'within: 5s, node: edge9 }')), 'F:13: assert[0].controllerReconnect.node: "edge9" is not an edge of the lab (edges: edge1, edge2)');
+  assert.is(errorOf(ge('  - { at: 6s, controller: reachable }\n', '')), 'F:12: assert[0].controllerReconnect: expected a "controller: reachable" event to judge the reconnection after');
 });
 
 test('the JSON Schema is strict and requires lab, duration and traffic', () => {

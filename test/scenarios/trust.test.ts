@@ -72,6 +72,19 @@ test('limits come from the scenario\'s trust section; a direction with a handful
   assert.equal(overloadReasons(few, trust), []);
 });
 
+test('probe results an agent dropped before the runner pulled them make the run invalid beyond maxProbeRowsDropped (default 0)', () => {
+  assert.is(trust.maxProbeRowsDropped, 0);
+  assert.equal(overloadReasons({ ...calm, probeRowsDropped: { edge1: 0, edge2: 0 } }, trust), []);
+  assert.equal(overloadReasons({ ...calm, probeRowsDropped: { edge2: 17, edge1: 0 } }, trust),
+    ['edge2: 17 probe results dropped before the runner pulled them > 0 (the probes table is incomplete)']);
+  // Never pulled (null) is not judged here; an edge without status is already invalid through its loop lag.
+  assert.equal(overloadReasons({ ...calm, probeRowsDropped: { edge1: null } }, trust), []);
+  const lenient = TrustSpec.parse({ maxProbeRowsDropped: 20 });
+  assert.equal(overloadReasons({ ...calm, probeRowsDropped: { edge1: 20, edge2: 21 } }, lenient),
+    ['edge2: 21 probe results dropped before the runner pulled them > 20 (the probes table is incomplete)']);
+  assert.not.ok(TrustSpec.safeParse({ maxProbeRowsDropped: -1 }).success);
+});
+
 test('the agent\'s loop-lag meter records a loop blocked for 80 ms', async () => {
   const lag = new LoopLag(10);
   lag.start();

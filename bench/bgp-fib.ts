@@ -15,20 +15,27 @@
  * route batches (events.jsonl) over fill and drain, each one merge and one incremental kernel/map write.
  * The last line is one JSON object with the raw figures (seconds and MB).
  *
- * Run: flock /tmp/pt-heavy.lock npx tsx bench/bgp-fib.ts [--prefixes 100000]
+ * Run: flock /tmp/pt-heavy.lock npx tsx bench/bgp-fib.ts [--prefixes 100000] [--agent-prof DIR]
  *      (root, bird, the netns twin; run `node scripts/build.mjs` first)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { agentRequest } from '../dataplane/agent/index.ts';
 import { bringUp, prepareLab } from '../controller/cli/twin.ts';
 import { getProvider, routerSocket } from '../twin/index.ts';
 
-const { values } = parseArgs({ options: { prefixes: { type: 'string', default: '100000' }, timeout: { type: 'string', default: '600' } } });
+const { values } = parseArgs({ options: { prefixes: { type: 'string', default: '100000' }, timeout: { type: 'string', default: '600' }, 'agent-prof': { type: 'string' } } });
+// --agent-prof DIR: the agent runs with --cpu-prof (a .cpuprofile written into DIR when it exits, stopped
+// gracefully before teardown) and --trace-gc (its agent.log, GC lines included, copied into DIR).
+const profDir = values['agent-prof'] ? resolve(values['agent-prof']) : undefined;
+if (profDir) {
+  mkdirSync(profDir, { recursive: true });
+  process.env.PATRONUS_TWIN_AGENT_NODE_ARGS = `--cpu-prof --cpu-prof-dir ${profDir} --trace-gc`;
+}
 const N = Number(values.prefixes);
 const timeoutMs = Number(values.timeout) * 1000;
 if (!Number.isInteger(N) || N < 1 || N > 4_000_000) { process.stderr.write('--prefixes: expected 1..4000000\n'); process.exit(2); }
@@ -74,6 +81,16 @@ async function until(what: string, cond: () => boolean, ms: number, every = 20):
     await sleep(every);
   }
   return performance.now() - t0;
+}
+
+/** --agent-prof: SIGTERM the agent and wait until it has exited (its profile is written on exit), keep its log. */
+async function stopAgentForProfile(): Promise<void> {
+  const dir = dirname(p.agentSocket(lab, 'edge1'));
+  if (!existsSync(join(dir, 'agent.log'))) return;
+  const pid = (await agentRequest(p.agentSocket(lab, 'edge1'), 'GET', '/status')).body.pid as number;
+  process.kill(pid, 'SIGTERM');
+  await until('agent exited (profile written)', () => { try { return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return true; } }, 120_000, 100);
+  copyFileSync(join(dir, 'agent.log'), join(profDir!, 'agent.log'));
 }
 
 let code = 0;
@@ -141,6 +158,7 @@ try {
   process.stderr.write(`bench/bgp-fib: cannot measure: ${(e as Error).message}\n`);
   code = 1;
 } finally {
+  if (profDir) await stopAgentForProfile().catch((e) => process.stderr.write(`bench/bgp-fib: agent profile: ${(e as Error).message}\n`));
   await p.destroy(lab).catch(() => {});
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -26,7 +26,7 @@ import type { ReflexiveStatus } from './reflexive.ts';
 import { WanQos, type QosStatus } from './qos.ts';
 import type { SteeringEntry } from '../steer/index.ts';
 import { AgentBgp, bgpConfigOf, type BgpSummary } from './bgp.ts';
-import { IncrementalFib, withOverlayRoutes, type BgpFibChange, type MergedFib } from './fib.ts';
+import { IncrementalFib, updateInSlices, withOverlayRoutes, type BgpFibChange, type MergedFib } from './fib.ts';
 import { AgentWanopt, type WanoptStatus } from './wanopt.ts';
 import { LoopLag, type LoopLagStatus } from './loop-lag.ts';
 import { AgentWireguard, type WgStatus } from './wg.ts';
@@ -318,12 +318,15 @@ export class Agent {
       } else {
         const changes = this.pendingBgp;
         this.pendingBgp = [];
-        const d = fib.update(changes);
         const f = fib;
-        await this.kernelRoutes.writeChanges(d, () => f.kernelPlan());
-        // Same overlay routes (e.g. past the overlay limit): the maps stay as they are.
-        // Only the changed overlay routes are written (applyRoutes); a full overlay sync when the maps' state is unknown.
-        if (d.overlayChanged && this.overlay && !this.overlay.applyRoutes(d.overlay, () => withOverlayRoutes(bundle, f.overlay()))) this.overlay.apply(withOverlayRoutes(bundle, fib.overlay()), { incremental: true });
+        // A full table arrives as one batch: merged and written in slices with the event loop free between
+        // them, so BGP KEEPALIVEs keep flowing (fib.ts updateInSlices).
+        await updateInSlices(f, changes, async (d) => {
+          await this.kernelRoutes.writeChanges(d, () => f.kernelPlan());
+          // Same overlay routes (e.g. past the overlay limit): the maps stay as they are.
+          // Only the changed overlay routes are written (applyRoutes); a full overlay sync when the maps' state is unknown.
+          if (d.overlayChanged && this.overlay && !this.overlay.applyRoutes(d.overlay, () => withOverlayRoutes(bundle, f.overlay()))) this.overlay.apply(withOverlayRoutes(bundle, f.overlay()), { incremental: true });
+        });
       }
       this.fib = fib;
       this.bgp.setAccepted(fib.acceptedByPeer());

@@ -57,7 +57,19 @@ export function socketConnection(sock: net.Socket): Connection {
       sock.end();
       setTimeout(() => sock.destroy(), 1000).unref();
     },
-    listen: (onData, onClose) => { sock.on('data', onData); sock.on('close', onClose); },
+    listen: (onData, onClose) => {
+      // One chunk (≤ 64 KiB, up to ~16 000 prefixes) per event-loop turn: libuv reads up to 32 chunks per
+      // poll, and a peer sending a full table at full speed then kept the loop in reads for seconds — timers
+      // starved, no KEEPALIVE went out and a 3 s hold timer expired at the peer (issue 6). Pausing after each
+      // chunk lets timers run before the next read.
+      sock.on('data', (b: Buffer) => {
+        onData(b);
+        if (closed || sock.destroyed) return;
+        sock.pause();
+        setImmediate(() => { if (!closed && !sock.destroyed) sock.resume(); });
+      });
+      sock.on('close', onClose);
+    },
   };
 }
 

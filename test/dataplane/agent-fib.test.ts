@@ -3,7 +3,7 @@
 // checks, overlay route kinds, withdrawal through the kernel sync; and the BGP batching in agent/bgp.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { IncrementalFib, mergeRoutes, OVERLAY_BGP_ROUTE_LIMIT, sameOverlay, withOverlayRoutes, type BgpFibChange, type BgpFibRoute, type FibDelta } from '../../dataplane/agent/fib.ts';
+import { IncrementalFib, mergeRoutes, OVERLAY_BGP_ROUTE_LIMIT, sameOverlay, updateInSlices, withOverlayRoutes, type BgpFibChange, type BgpFibRoute, type FibDelta } from '../../dataplane/agent/fib.ts';
 import { AgentBgp, bgpConfigOf, type BgpEvent } from '../../dataplane/agent/bgp.ts';
 import { diffRoutes, planKernelRoutes, routeBatch, routeKey } from '../../dataplane/agent/kernel-routes.ts';
 import { Bundle, type BundleRoute } from '../../dataplane/bundle/schema.ts';
@@ -348,6 +348,30 @@ test('a batch hands over only the changed kernel routes, and dependants of a mov
   const gone = fib.update([{ segment: 'default', prefix: '198.18.0.0/16' }]);
   assert.equal(gone.remove.map((r) => r.dst).sort(), ['198.18.0.0/16', '203.0.113.0/24']);
   assert.equal(fib.update([]), { upsert: [], remove: [], overlayChanged: false, overlay: { upsert: [], remove: [] } });
+});
+
+test('a large batch is merged in slices with the event loop free between them, ending where one update ends', async () => {
+  const b = edge1Bundle();
+  const put = (i: number, nh: string): BgpFibChange => ({ segment: 'default', prefix: `11.${i >> 8}.${i & 255}.0/24`, route: ebgp(`11.${i >> 8}.${i & 255}.0/24`, nh) });
+  // 2 500 adds, then a withdrawal and a next-hop change of prefixes added in an earlier slice.
+  const changes = [...Array.from({ length: 2500 }, (_, i) => put(i, '10.1.0.254')), { segment: 'default', prefix: '11.0.7.0/24' }, put(9, '100.64.0.1')];
+  const whole = new IncrementalFib(b, planKernelRoutes(b), []);
+  whole.update(changes);
+  const sliced = new IncrementalFib(b, planKernelRoutes(b), []);
+  const writes: number[] = [];
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  const seen: number[] = [];
+  await updateInSlices(sliced, changes, async (d) => { writes.push(d.upsert.length + d.remove.length); seen.push(ticks); }, 1000);
+  clearInterval(timer);
+  // One write per slice of 1 000; the last: 500 adds, 1 upsert (the changed next hop) and 1 removal.
+  assert.equal(writes, [1000, 1000, 502]);
+  assert.ok(seen[2]! > seen[0]!, `a timer ran between the slices (ticks seen per write: ${seen})`);
+  assert.equal(sliced.merged(), whole.merged());
+  // A small batch (and an empty one) is one update and one write.
+  const one: number[] = [];
+  await updateInSlices(sliced, [], async (d) => { one.push(d.upsert.length); });
+  assert.equal(one, [0]);
 });
 
 test.run();

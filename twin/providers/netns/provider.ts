@@ -207,9 +207,13 @@ export class NetnsProvider implements TwinProvider {
     // Extra agent flags for every edge of labs deployed by this process (benchmarks tune probing with it),
     // e.g. PATRONUS_TWIN_AGENT_ARGS="--probe-interval 50 --probe-hold-down 1000"; split on whitespace.
     const tuning = (process.env.PATRONUS_TWIN_AGENT_ARGS ?? '').split(/\s+/).filter(Boolean);
-    const argv = ['ip', 'netns', 'exec', nsName(lab, node), ...agentCommand([
+    // Flags for node itself, before the agent's bundle (profiling: bench/bgp-fib.ts --agent-prof), e.g.
+    // PATRONUS_TWIN_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir /tmp/pt-prof"; split on whitespace.
+    const nodeFlags = (process.env.PATRONUS_TWIN_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const [node0, ...agentArgv] = agentCommand([
       '--node', node, '--state-dir', dir, '--socket', socket, '--datapath', datapath, '--bpf-dir', join(bpfDir(lab), node), ...extra, ...tuning,
-    ])];
+    ]);
+    const argv = ['ip', 'netns', 'exec', nsName(lab, node), node0!, ...nodeFlags, ...agentArgv];
     writeFileSync(join(dir, 'agent.argv.json'), JSON.stringify(argv));
     await this.spawnAgent(lab, node, argv);
   }

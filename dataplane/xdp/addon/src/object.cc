@@ -3,9 +3,11 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <vector>
 
@@ -73,7 +75,14 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     struct bpf_object* obj = Need(env, "bpf_object__load");
     if (loaded_) throw BpfErr(env, "bpf_object__load", EALREADY, "the BPF object is already loaded");
     LogReset();
+    // The verifier gives up with EAGAIN when a signal is pending (kernel/bpf/verifier.c), and a sampling
+    // profiler (node --cpu-prof) sends this thread SIGPROF every millisecond: hold it back while loading.
+    sigset_t prof, old;
+    sigemptyset(&prof);
+    sigaddset(&prof, SIGPROF);
+    pthread_sigmask(SIG_BLOCK, &prof, &old);
     int rc = bpf_object__load(obj);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
     Check(env, rc, "bpf_object__load", bpf_object__name(obj));
     loaded_ = true;
     return env.Undefined();

@@ -55,6 +55,19 @@ export const InventoryEdge = z.strictObject({
    * absent until known. The compiler puts it into the peers' bundles for encrypted paths.
    */
   wireguardKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a WireGuard public key (44 characters of base64)').optional(),
+  /** Generation of `wireguardKey` (0 = the edge's first key, +1 per rotation); it picks each tunnel's port and /31 slot. */
+  wireguardKeyGeneration: z.number().int().min(0).optional(),
+  /**
+   * The edge's next public key while a key rotation is under way (agent `POST /wg-key/rotate`), generation
+   * `wireguardKeyGeneration + 1`: the compiler gives the edge's encrypted paths a second tunnel with it
+   * (docs/overlay.md, "Key rotation"). The controller ends the rotation by making it `wireguardKey`.
+   */
+  wireguardKeyNext: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a WireGuard public key (44 characters of base64)').optional(),
+  /**
+   * Set by the controller when every certificate of the edge is revoked (controller/versions/inventory.ts):
+   * the compiler gives it no bundle and no other edge a path, route or WireGuard peer towards it.
+   */
+  revoked: z.boolean().optional(),
 });
 export type InventoryEdge = z.output<typeof InventoryEdge>;
 

@@ -59,9 +59,76 @@ export async function collectWireguardKeys(provider: TwinProvider, labName: stri
   const edges = await Promise.all(inventory.edges.map(async (e) => {
     const r = await agentRequest(provider.agentSocket(labName, e.node), 'GET', '/wg-key', undefined, 5000);
     if (r.status !== 200 || typeof r.body?.publicKey !== 'string') throw new Error(`agent ${e.node} did not report its WireGuard key (${r.status})`);
-    return { ...e, wireguardKey: r.body.publicKey as string };
+    const { wireguardKeyNext: _n, ...rest } = e;
+    return { ...rest, wireguardKey: r.body.publicKey as string, wireguardKeyGeneration: (r.body.generation as number | undefined) ?? 0, ...(r.body.next && { wireguardKeyNext: r.body.next.publicKey as string }) };
   }));
   return { ...inventory, edges };
+}
+
+/** What {@link rotateWireguardKey} did: the new key and how long the overlap and the whole rotation took. */
+export interface KeyRotation {
+  node: string; publicKey: string; generation: number;
+  /** Encrypted paths of the node that rotated. */
+  paths: number;
+  /** From the overlap bundles applied to every end sending into the new tunnels; the whole rotation. */
+  overlapMs: number; totalMs: number;
+  /** Wall-clock ms (epoch) of each step: next key made, overlap bundles applied, all switched, final bundles applied. */
+  at: { rotate: number; overlap: number; switched: number; end: number };
+}
+
+/**
+ * Rotate `node`'s WireGuard key without losing a packet (docs/overlay.md, "Key rotation"), the twin playing
+ * the controller's part: the agent makes a next key (`POST /wg-key/rotate`); every edge gets bundles in which
+ * the node's encrypted paths carry a second tunnel with it; once both ends of every such path send into the
+ * new tunnel and `drainMs` has passed (packets sent into the old one before the switch have arrived), the
+ * inventory's key becomes the next one and the bundles without the old tunnels remove them (the agent makes
+ * its next key current when its bundle no longer names the old one). Throws when a path has not switched
+ * within `timeoutMs` (the overlap bundles stay: nothing is lost, the old tunnels still carry traffic).
+ * Example: `await rotateWireguardKey(p, prepared, 'edge1')` → `{publicKey: 'hT…=', generation: 1, …}`.
+ */
+export async function rotateWireguardKey(provider: TwinProvider, prepared: PreparedLab, node: string, opts: { timeoutMs?: number; drainMs?: number } = {}): Promise<KeyRotation> {
+  const lab = prepared.lab.name, t0 = Date.now();
+  if (!prepared.recompile || !prepared.inventory) throw new Error(`lab ${lab} has no intent: nothing is encrypted`);
+  if (!prepared.inventory.edges.some((e) => e.node === node)) throw new Error(`${node} is not an edge of lab ${lab} (edges: ${prepared.inventory.edges.map((e) => e.node).join(', ')})`);
+  const r = await agentRequest(provider.agentSocket(lab, node), 'POST', '/wg-key/rotate', undefined, 5000);
+  if (r.status !== 200 || !r.body?.next) throw new Error(`agent ${node} did not start a key rotation (${r.status}): ${r.body?.error ?? ''}`);
+  const next = r.body.next as { publicKey: string; generation: number };
+  const withKeys = (edit: (e: Inventory['edges'][number]) => Inventory['edges'][number]): Inventory =>
+    ({ ...prepared.inventory!, edges: prepared.inventory!.edges.map((e) => (e.node === node ? edit(e) : e)) });
+  // Overlap: both tunnels on every encrypted path of the node.
+  const overlap = withKeys((e) => ({ ...e, wireguardKey: r.body.publicKey, wireguardKeyGeneration: r.body.generation, wireguardKeyNext: next.publicKey }));
+  const both = prepared.recompile(overlap);
+  const ends = [...both].filter(([, b]) => b.bundle.paths.some((p) => p.wireguard?.next)).map(([n]) => n);
+  const paths = both.get(node)?.bundle.paths.filter((p) => p.wireguard?.next).length ?? 0;
+  await pushBundles(provider, lab, both);
+  prepared.inventory = overlap;
+  prepared.bundles = both;
+  const tOverlap = Date.now();
+  type Dev = { using: string; next?: unknown };
+  const switched = async (n: string) => {
+    try {
+      const st = (await agentRequest(provider.agentSocket(lab, n), 'GET', '/status', undefined, 2000)).body;
+      return ((st?.wireguard?.devices ?? []) as Dev[]).every((d) => !d.next || d.using === 'next');
+    } catch { return false; }
+  };
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  for (let pending = ends; pending.length; ) {
+    const ok = await Promise.all(pending.map(switched));
+    pending = pending.filter((_, i) => !ok[i]);
+    if (!pending.length) break;
+    if (Date.now() - tOverlap > timeoutMs) throw new Error(`key rotation of ${node}: ${pending.join(', ')} still send${pending.length === 1 ? 's' : ''} into the old tunnels after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const tSwitched = Date.now(), overlapMs = tSwitched - tOverlap;
+  await new Promise((res) => setTimeout(res, opts.drainMs ?? 1000));
+  // The end: the next key is the node's key; its bundles no longer name the old one.
+  const done = withKeys((e) => { const { wireguardKeyNext: _n, ...rest } = e; return { ...rest, wireguardKey: next.publicKey, wireguardKeyGeneration: next.generation }; });
+  const after = prepared.recompile(done);
+  await pushBundles(provider, lab, after);
+  prepared.inventory = done;
+  prepared.bundles = after;
+  const tEnd = Date.now();
+  return { node, publicKey: next.publicKey, generation: next.generation, paths, overlapMs, totalMs: tEnd - t0, at: { rotate: t0, overlap: tOverlap, switched: tSwitched, end: tEnd } };
 }
 
 /**

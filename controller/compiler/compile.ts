@@ -94,11 +94,15 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
   pairWarnings(intent, edges, warnings);
   checkBgpNeighbors(intent, edges, opts.intentFile ?? 'intent');
   const tables = buildTables(intent, attached, warnings);
-  const sitesWithEdges = new Set(edges.map((e) => e.site.name));
+  // A revoked edge (every certificate revoked) gets no bundle, and nobody a path, route or key towards it.
+  const revoked = new Set(inventory.edges.filter((e) => e.revoked).map((e) => e.node));
+  const live = edges.filter((e) => !revoked.has(e.node));
+  if (revoked.size) warnings.push(`${[...revoked].sort().join(', ')}: revoked; no bundle for it, and no path or WireGuard peer towards it in any other`);
+  const sitesWithEdges = new Set(live.map((e) => e.site.name));
   const wanopt = buildWanopt(intent, opts.intentFile ?? 'intent', warnings);
 
   const bundles = new Map<string, CompiledBundle>();
-  const pathsOf = new Map(edges.map((e) => [e.node, buildPaths(intent, e, edges)]));
+  const pathsOf = new Map(live.map((e) => [e.node, buildPaths(intent, e, live)]));
   // Each path learns the id its peer gave the reverse direction (same two addresses, swapped; behind NAT a
   // remote address is the peer's reflexive one).
   const seenAs = reachedAs(inventory);
@@ -109,7 +113,7 @@ export function compile(inventory: Inventory, intent: Intent, opts: CompileOptio
     }
   }
   addWireguard(intent, inventory, pathsOf, warnings);
-  for (const edge of edges) {
+  for (const edge of live) {
     const paths = pathsOf.get(edge.node)!;
     const carried = carriedSegments(intent, edge);
     // Only what this edge uses: rules of its segments and the SLA / QoS classes those rules name.

@@ -21,14 +21,22 @@ export function inventoryFromFile(file: string): InventorySource {
 
 /**
  * The inventory the enrolled edges reported: every edge in the store with a site and an inventory, where the
- * stored inventory is `{ interfaces: [...] }` (an InventoryEdge without node and site). Returns null when no edge
- * has reported yet.
+ * stored inventory is `{ interfaces: [...] }` (an InventoryEdge without node and site). An edge whose every
+ * certificate is revoked is marked `revoked` (the compiler drops it from every other edge's bundle; whatever the
+ * edge itself reported about that is ignored). Returns null when no edge has reported yet.
  * @throws InputError naming `store:edges.<name>.inventory` when a report does not match the schema.
  */
 export async function inventoryFromStore(store: Store): Promise<InventorySource | null> {
   const edges = (await store.listEdges()).filter((e) => e.site !== null && e.inventory !== null);
   if (!edges.length) return null;
-  const out = edges.map((e) => validate(InventoryEdge, { ...(e.inventory as object), node: e.name, site: e.site }, `store:edges.${e.name}.inventory`));
+  // Revoked: certificates issued and every one revoked (a renewed edge whose old certificate was revoked is not).
+  const allRevoked = new Map<string, boolean>();
+  for (const c of await store.listCertificates()) allRevoked.set(c.edge, (allRevoked.get(c.edge) ?? true) && c.revokedAt !== null);
+  const revoked = new Set([...allRevoked].filter(([, all]) => all).map(([edge]) => edge));
+  const out = edges.map((e) => {
+    const { revoked: _claimed, ...reported } = e.inventory as { revoked?: unknown };
+    return validate(InventoryEdge, { ...reported, node: e.name, site: e.site, ...(revoked.has(e.name) && { revoked: true }) }, `store:edges.${e.name}.inventory`);
+  });
   return { inventory: { source: 'enrolment', edges: out }, file: 'store:edges' };
 }
 

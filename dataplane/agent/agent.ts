@@ -7,7 +7,8 @@
  *   GET  /status  → AgentStatus
  *   GET  /bgp/routes → the speaker's best paths and what the route merge installed / skipped (fib.ts)
  *   PUT  /bundle  → apply the JSON bundle in the body; 200 {hash} or 400 {error}
- *   GET  /wg-key  → {publicKey}: the edge's WireGuard public key (wg.ts), for the controller's inventory
+ *   GET  /wg-key  → {publicKey, generation, next?}: the edge's WireGuard public key(s) (wg.ts), for the controller's inventory
+ *   POST /wg-key/rotate → the same, with a next key generated: starts a key rotation (docs/overlay.md, "Key rotation")
  *   GET  /probes?since=N[&log=ID][&limit=N] → raw probe results from row N on, 4096 by default (probe-log.ts ProbeLogPage)
  */
 import { createServer, type Server } from 'node:http';
@@ -30,6 +31,7 @@ import { IncrementalFib, updateInSlices, withOverlayRoutes, type BgpFibChange, t
 import { AgentWanopt, type WanoptStatus } from './wanopt.ts';
 import { LoopLag, type LoopLagStatus } from './loop-lag.ts';
 import { AgentWireguard, type WgStatus } from './wg.ts';
+import type { KeyRingState } from '../wg/index.ts';
 import type { ControllerLinkStatus } from './controller-client.ts';
 
 export interface AgentOptions {
@@ -124,7 +126,12 @@ export class Agent {
     this.clock = opts.clock ?? realClock;
     this.started = new Date(this.clock.now());
     this.startedMono = this.clock.monotonic();
-    this.wg = new AgentWireguard(opts.stateDir);
+    // A path moving into its key rotation's new tunnel re-points its overlay entry, between applies.
+    this.wg = new AgentWireguard(opts.stateDir, {}, Date.now, () => {
+      void this.serialised(async () => {
+        try { this.overlay?.reprogram(); } catch (e) { this.status.lastError = `overlay after a WireGuard switch: ${(e as Error).message}`; }
+      });
+    });
     if (opts.datapath && opts.datapath !== 'kernel') {
       const pinDir = opts.bpfDir ?? `/sys/fs/bpf/patronus/agent-${opts.node}`;
       this.overlay = new Overlay({ datapath: opts.datapath, pinDir, wgDevice: (id) => this.wg.device(id) });
@@ -186,6 +193,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.wg.stop();
     this.loopLag.stop();
     // BGP routes stay in the kernel like the rest (last-good); the next start re-merges them.
     this.stopping = true;
@@ -208,6 +216,11 @@ export class Agent {
       bgp: this.bgpStatus(), wanopt: this.wanopt.status(), eventLoop: this.loopLag.status(), wireguard: this.wg.status(),
       controller: this.controllerStatus?.() ?? null,
     };
+  }
+
+  /** The edge's WireGuard keys (current, generation, next during a rotation): the controller link reports them. */
+  wireguardKeys(): KeyRingState {
+    return this.wg.keyState();
   }
 
   /** Shows the controller link's state in `GET /status` (cli.ts, when started with --controller). */
@@ -348,7 +361,8 @@ export class Agent {
     };
     try {
       if (req.method === 'GET' && req.url === '/status') return send(200, this.getStatus());
-      if (req.method === 'GET' && req.url === '/wg-key') return send(200, { publicKey: this.wg.publicKey() });
+      if (req.method === 'GET' && req.url === '/wg-key') return send(200, this.wg.keyState());
+      if (req.method === 'POST' && req.url === '/wg-key/rotate') return send(200, this.wg.rotate());
       if (req.method === 'GET' && (req.url === '/probes' || req.url?.startsWith('/probes?'))) {
         let q;
         try { q = probeQuery(req.url); } catch (e) { return send(400, { error: (e as Error).message }); }

@@ -50,6 +50,8 @@ export interface ControlledAgent {
   revertToLastGood(): Promise<string | null>;
   currentBundle(): Bundle | undefined;
   getStatus(): AgentStatus;
+  /** The edge's WireGuard keys (current, generation, next during a rotation), reported with the inventory. */
+  wireguardKeys?(): { publicKey: string; generation: number; next?: { publicKey: string } };
 }
 
 export interface ControllerClientOptions {
@@ -272,7 +274,7 @@ export class ControllerClient {
     const m = /^pt1\.([A-Za-z0-9_-]+)\.([0-9a-f]{64})$/.exec(token.trim());
     if (!m) throw new ControllerError(0, 'enrolment token is malformed (expected pt1.<secret>.<pin> from "patronus controller enrol-token")');
     const { keyPem, csrPem } = await newKeyAndCsr(this.opts.node);
-    const inventory = await localInventory(this.opts.declared).catch(() => undefined);
+    const inventory = await localInventory(this.opts.declared).then((i) => ({ ...i, ...this.keyReport() })).catch(() => undefined);
     for (let delay = this.opts.backoffMinMs ?? 500; ; delay = Math.min(delay * 2, this.opts.backoffMaxMs ?? 30_000)) {
       try {
         const r = await this.call('POST', '/v1/enrol', { token: token.trim(), csr: csrPem, inventory }, { pin: m[2]! }) as { certificate: string; caCertificate: string; signingKeys: string[]; serial: string };
@@ -514,11 +516,19 @@ export class ControllerClient {
     return Date.now() > from + ((to - from) * 2) / 3;
   }
 
+  /** The inventory's WireGuard fields (dataplane/inventory.ts) from the agent's key ring; none when it has no keys. */
+  private keyReport(): { wireguardKey?: string; wireguardKeyGeneration?: number; wireguardKeyNext?: string } {
+    const k = this.opts.agent.wireguardKeys?.();
+    return k ? { wireguardKey: k.publicKey, wireguardKeyGeneration: k.generation, ...(k.next && { wireguardKeyNext: k.next.publicKey }) } : {};
+  }
+
   private async healthLoop(): Promise<void> {
-    let inventorySent = false;
+    let inventorySent = false, keysSent = '';
     while (!this.stopped) {
       try {
-        if (!inventorySent) { await this.call('PUT', '/v1/inventory', { inventory: await localInventory(this.opts.declared) }); inventorySent = true; }
+        // Sent again when the WireGuard keys change (a rotation started or ended): the controller compiles them into peers' bundles.
+        const keys = this.keyReport(), k = JSON.stringify(keys);
+        if (!inventorySent || k !== keysSent) { await this.call('PUT', '/v1/inventory', { inventory: { ...await localInventory(this.opts.declared), ...keys } }); inventorySent = true; keysSent = k; }
         if (this.renewDue()) await this.renew();
         // Not awaited: a report is made every interval even while the controller does not answer (they queue).
         const running = this.healthFlush !== null;

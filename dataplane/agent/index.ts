@@ -21,7 +21,7 @@ export function agentCommand(args: string[]): string[] {
 }
 
 /** One HTTP request to an agent's control socket; resolves with status code and parsed JSON body. */
-export function agentRequest(socket: string, method: 'GET' | 'PUT', path: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number; body: any }> {
+export function agentRequest(socket: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown, timeoutMs = 5000): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = request({ socketPath: socket, method, path, timeout: timeoutMs, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} }, (res) => {

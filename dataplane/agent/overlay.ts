@@ -134,6 +134,14 @@ export class Overlay {
     if (this.bundle && this.last?.unresolved.length) this.program(false);
   }
 
+  /**
+   * Re-plan every map and write only what changed (an encrypted path moved into its key rotation's new
+   * WireGuard device: one `pt_paths` write, so no packet finds the path without a device).
+   */
+  reprogram(): void {
+    if (this.bundle) this.program(true);
+  }
+
   private program(incremental: boolean): void {
     if (this.lazyBundle) { this.bundle = this.lazyBundle(); this.lazyBundle = undefined; }
     const bundle = this.bundle!;

@@ -16,11 +16,23 @@
  */
 import { execFileSync } from 'node:child_process';
 import { resolve, join } from 'node:path';
-import type { Bundle, BundlePath } from '../bundle/schema.ts';
+import type { Bundle, BundlePath, WgTunnel } from '../bundle/schema.ts';
 import {
-  configureDevice, detectImpl, deviceName, ensureDevice, ensureKeyFile, recordedDevices, removeDevice, showDevice, type WgHost, type WgImpl,
+  configureDevice, detectImpl, deviceName, ensureDevice, KeyRing, recordedDevices, removeDevice, showDevice, type KeyRingState, type WgHost, type WgImpl,
 } from '../wg/index.ts';
 import { WG_OVERHEAD } from '../xdp/maps.ts';
+
+/** The second tunnel of a path during a key rotation, as GET /status reports it. */
+export interface WgNextStatus {
+  device: string;
+  listenPort: number;
+  address: string;
+  /** Generation of this edge's key the tunnel uses. */
+  keyGeneration: number;
+  handshakeAgeS: number | null;
+  rxBytes: number;
+  txBytes: number;
+}
 
 /** One encrypted path's device as GET /status reports it. */
 export interface WgDeviceStatus {
@@ -36,11 +48,20 @@ export interface WgDeviceStatus {
   handshakeAgeS: number | null;
   rxBytes: number;
   txBytes: number;
+  /** Generation of this edge's key the device uses. */
+  keyGeneration: number;
+  /** During a key rotation: the second tunnel (docs/overlay.md, "Key rotation"). */
+  next?: WgNextStatus;
+  /** Which tunnel the LAN program sends the path's packets into: `next` once its handshake is confirmed. */
+  using: 'main' | 'next';
 }
 
 export interface WgStatus {
   impl: WgImpl | null;
   publicKey: string;
+  /** Generation of the current key; `nextPublicKey` while a rotation is under way. */
+  keyGeneration: number;
+  nextPublicKey?: string;
   devices: WgDeviceStatus[];
   /** The last device error (creation or configuration), null when none. */
   error: string | null;
@@ -75,74 +96,109 @@ export function relayPlan(bundle: Bundle, deviceOf: (pathId: number) => string |
   return out;
 }
 
+/** How often a path in the middle of a key rotation checks its new tunnel's handshake (ms). */
+const SWITCH_POLL_MS = 100;
+
 export class AgentWireguard {
   private readonly dir: string;
-  private readonly keyFile: string;
+  private readonly keys: KeyRing;
   private impl: WgImpl | null = null;
-  private pub?: string;
-  /** path id → device name, for the paths whose device is up and configured. */
-  private devices = new Map<number, string>();
+  /** path id → device name of the main tunnel / the rotation's next tunnel, for those up and configured. */
+  private mains = new Map<number, string>();
+  private nexts = new Map<number, string>();
+  /** path id → the device the LAN program sends into (a next tunnel once its handshake is confirmed). */
+  private active = new Map<number, string>();
   private paths: BundlePath[] = [];
+  private bundle?: Bundle;
   private error: string | null = null;
+  private timer?: NodeJS.Timeout;
+  private applying = false;
 
   /**
-   * `stateDir`: the agent's state directory (key file, pid files and daemon logs under `wg/`); `host.netns`:
-   * manage devices in that namespace instead of the agent's own (tests).
+   * `stateDir`: the agent's state directory (keys, pid files and daemon logs under `wg/`); `host.netns`:
+   * manage devices in that namespace instead of the agent's own (tests); `onSwitch`: called when a path
+   * moved into its rotation's new tunnel (the agent re-programs the overlay's path entry).
    */
-  constructor(stateDir: string, private readonly host: WgHost = {}, private readonly now: () => number = Date.now) {
+  constructor(stateDir: string, private readonly host: WgHost = {}, private readonly now: () => number = Date.now, private readonly onSwitch?: () => void) {
     this.dir = join(resolve(stateDir), 'wg');
-    this.keyFile = join(resolve(stateDir), 'wg.key');
+    this.keys = new KeyRing(join(resolve(stateDir), 'wg.key'));
   }
 
   /** The edge's public key (the key pair is created on first use). */
   publicKey(): string {
-    this.pub ??= ensureKeyFile(this.keyFile);
-    return this.pub;
+    return this.keys.state().publicKey;
   }
 
-  /** The device of path `id` when it is up (the overlay programs the path into it). */
-  device(id: number): string | undefined {
-    return this.devices.get(id);
-  }
-
-  private nameOf(p: BundlePath): string {
-    return deviceName(this.dir, `${p.localInterface}|${p.peerNode}|${p.remoteAddress}`);
+  /** The current key, its generation, and the next key during a rotation (`GET /wg-key`). */
+  keyState(): KeyRingState {
+    return this.keys.state();
   }
 
   /**
-   * Bring the devices in line with `bundle`: create/adopt and configure one per encrypted path, remove the
-   * rest of what this agent recorded. A device that fails is reported (status.error) and its path left out
-   * (the overlay lists it unresolved), the others go on.
+   * Start a key rotation (`POST /wg-key/rotate`): a next key pair is generated (idempotent while one
+   * exists) and reported; nothing else changes until a bundle gives the paths a tunnel with it.
+   */
+  rotate(): KeyRingState {
+    return this.keys.rotate();
+  }
+
+  /** The device the LAN program should send path `id` into, when one is up. */
+  device(id: number): string | undefined {
+    return this.active.get(id);
+  }
+
+  private nameOf(p: BundlePath, t: WgTunnel): string {
+    // The listen port tells a rotation's two tunnels apart; the new one keeps its name once it is the only one.
+    return deviceName(this.dir, `${p.localInterface}|${p.peerNode}|${p.remoteAddress}|${t.listenPort}`);
+  }
+
+  /**
+   * Bring the devices in line with `bundle`: create/adopt and configure one per tunnel of each encrypted
+   * path (two during a key rotation), remove the rest of what this agent recorded. When the bundle uses the
+   * next key and no longer the current one, the next key becomes current first. A device that fails is
+   * reported (status.error) and its tunnel left out (a path without any lists unresolved in the overlay).
    */
   async apply(bundle: Bundle): Promise<void> {
+    this.applying = true;
+    try { await this.applyNow(bundle); } finally { this.applying = false; }
+    this.watch();
+  }
+
+  private async applyNow(bundle: Bundle): Promise<void> {
     const wanted = bundle.paths.filter((p) => p.wireguard);
     this.paths = wanted;
-    const next = new Map<number, string>();
+    this.bundle = bundle;
+    const mains = new Map<number, string>(), nexts = new Map<number, string>();
     this.error = null;
     if (wanted.length) {
       this.impl ??= detectImpl(this.host);
-      const priv = this.keyFile;
-      this.publicKey();
+      const ks = this.keys.state();
+      const gens = new Set(wanted.flatMap((p) => [p.wireguard!, ...(p.wireguard!.next ? [p.wireguard!.next] : [])].map((t) => t.keyGeneration ?? ks.generation)));
+      // The controller ended this edge's rotation: its bundle no longer names the old key.
+      if (ks.next && gens.has(ks.next.generation) && !gens.has(ks.generation)) this.keys.promote();
+      const tunnels = wanted.flatMap((p) => [{ p, t: p.wireguard!, into: mains }, ...(p.wireguard!.next ? [{ p, t: p.wireguard!.next, into: nexts }] : [])]);
       // Dropped devices go first: a new device (the peer's address changed once its reflexive endpoint was
       // learned, path ids renumbered) may need the listen port an old one holds.
-      const keep = new Set(wanted.map((p) => this.nameOf(p)));
+      const keep = new Set(tunnels.map(({ p, t }) => this.nameOf(p, t)));
       for (const name of recordedDevices(this.dir)) if (!keep.has(name)) await removeDevice(this.host, name, this.dir);
-      let todo = wanted;
+      let todo = tunnels;
       // A second pass for devices whose new listen port another kept device still held in the first.
       for (let pass = 0; pass < 2 && todo.length; pass++) {
-        const failed: BundlePath[] = [];
-        for (const p of todo) {
-          const name = this.nameOf(p);
-          const w = p.wireguard!;
+        const failed: typeof tunnels = [];
+        for (const x of todo) {
+          const { p, t } = x;
+          const name = this.nameOf(p, t);
           try {
+            const priv = this.keys.fileOf(t.keyGeneration);
+            if (!priv) throw new Error(`the bundle names key generation ${t.keyGeneration}, this edge holds ${ks.generation}${ks.next ? ` and ${ks.next.generation}` : ''}`);
             await ensureDevice(this.host, this.impl, name, this.dir);
             configureDevice(this.host, name, {
-              privateKeyFile: priv, listenPort: w.listenPort, address: w.address, mtu: p.mtu - WG_OVERHEAD,
-              ...(w.peerPublicKey ? { peer: { publicKey: w.peerPublicKey, endpoint: `${p.remoteAddress}:${w.peerPort}` } } : {}),
+              privateKeyFile: priv, listenPort: t.listenPort, address: t.address, mtu: p.mtu - WG_OVERHEAD,
+              ...(t.peerPublicKey ? { peer: { publicKey: t.peerPublicKey, endpoint: `${p.remoteAddress}:${t.peerPort}` } } : {}),
             });
-            next.set(p.id, name);
+            x.into.set(p.id, name);
           } catch (e) {
-            failed.push(p);
+            failed.push(x);
             if (pass === 1) this.error = `path ${p.id} (${name}): ${(e as Error).message}`;
           }
         }
@@ -151,8 +207,50 @@ export class AgentWireguard {
     } else {
       for (const name of recordedDevices(this.dir)) await removeDevice(this.host, name, this.dir);
     }
-    this.devices = next;
-    try { this.writeRelayRoutes(relayPlan(bundle, (id) => next.get(id))); } catch (e) { this.error ??= `relay routes: ${(e as Error).message}`; }
+    this.mains = mains;
+    this.nexts = nexts;
+    this.active = new Map();
+    this.select();
+    try { this.writeRelayRoutes(relayPlan(bundle, (id) => this.active.get(id))); } catch (e) { this.error ??= `relay routes: ${(e as Error).message}`; }
+  }
+
+  /**
+   * Pick each path's device: its rotation's next tunnel once that has a confirmed handshake (a completed
+   * handshake on our side means the peer holds the session too, so what we send there decrypts), else the
+   * main one. Returns whether any path changed device.
+   */
+  private select(): boolean {
+    let changed = false;
+    for (const p of this.paths) {
+      const main = this.mains.get(p.id), next = this.nexts.get(p.id), cur = this.active.get(p.id);
+      let want = main ?? next;
+      if (next && cur !== next) {
+        try {
+          const peer = showDevice(this.host, next).peers[0];
+          if (peer && peer.publicKey === p.wireguard!.next!.peerPublicKey && peer.latestHandshake > 0) want = next;
+        } catch { /* not readable now: the next poll */ }
+      } else if (next) want = next;
+      if (want !== cur) {
+        changed = true;
+        if (want) this.active.set(p.id, want); else this.active.delete(p.id);
+      }
+    }
+    return changed;
+  }
+
+  /** While a path waits for its new tunnel's handshake, poll it; switch and tell the agent when it comes. */
+  private watch(): void {
+    const waiting = () => this.paths.some((p) => this.nexts.has(p.id) && this.active.get(p.id) !== this.nexts.get(p.id));
+    if (!waiting()) { clearInterval(this.timer); this.timer = undefined; return; }
+    this.timer ??= setInterval(() => {
+      if (this.applying) return;
+      if (this.select()) {
+        try { this.writeRelayRoutes(relayPlan(this.bundle!, (id) => this.active.get(id))); } catch (e) { this.error ??= `relay routes: ${(e as Error).message}`; }
+        this.onSwitch?.();
+      }
+      if (!waiting()) { clearInterval(this.timer); this.timer = undefined; }
+    }, SWITCH_POLL_MS);
+    this.timer.unref();
   }
 
   /** Replace this agent's proto-249 routes by `routes` (one `ip -batch`; unwanted ones deleted). */
@@ -176,25 +274,46 @@ export class AgentWireguard {
 
   /** Remove every device this agent recorded (tests, decommissioning). */
   async removeAll(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
     for (const name of recordedDevices(this.dir)) await removeDevice(this.host, name, this.dir);
-    this.devices.clear();
+    this.mains.clear();
+    this.nexts.clear();
+    this.active.clear();
+  }
+
+  /** Stop polling (agent shutdown); devices stay for the next start to adopt. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** Null while the bundle has no encrypted path. */
   status(): WgStatus | null {
     if (!this.paths.length) return null;
     const nowS = this.now() / 1000;
+    const ks = this.keys.state();
+    const show = (device: string | undefined) => {
+      try { return device ? showDevice(this.host, device).peers[0] : undefined; } catch { return undefined; }
+    };
+    const age = (peer: ReturnType<typeof show>) => (peer?.latestHandshake ? Math.max(0, Math.round(nowS - peer.latestHandshake)) : null);
     const devices = this.paths.map((p): WgDeviceStatus => {
-      const device = this.nameOf(p);
-      let peer;
-      try { peer = this.devices.has(p.id) ? showDevice(this.host, device).peers[0] : undefined; } catch { peer = undefined; }
+      const w = p.wireguard!;
+      const device = this.nameOf(p, w);
+      const peer = show(this.mains.get(p.id));
+      const nx = w.next && this.nexts.get(p.id);
+      const np = nx ? show(nx) : undefined;
       return {
-        path: p.id, device, peerNode: p.peerNode, listenPort: p.wireguard!.listenPort, endpoint: `${p.remoteAddress}:${p.wireguard!.peerPort}`,
-        address: p.wireguard!.address, peerKnown: p.wireguard!.peerPublicKey !== undefined,
-        handshakeAgeS: peer?.latestHandshake ? Math.max(0, Math.round(nowS - peer.latestHandshake)) : null,
-        rxBytes: peer?.rxBytes ?? 0, txBytes: peer?.txBytes ?? 0,
+        path: p.id, device, peerNode: p.peerNode, listenPort: w.listenPort, endpoint: `${p.remoteAddress}:${w.peerPort}`,
+        address: w.address, peerKnown: w.peerPublicKey !== undefined,
+        handshakeAgeS: age(peer), rxBytes: peer?.rxBytes ?? 0, txBytes: peer?.txBytes ?? 0, keyGeneration: w.keyGeneration ?? ks.generation,
+        ...(w.next && { next: {
+          device: this.nameOf(p, w.next), listenPort: w.next.listenPort, address: w.next.address, keyGeneration: w.next.keyGeneration ?? ks.generation,
+          handshakeAgeS: age(np), rxBytes: np?.rxBytes ?? 0, txBytes: np?.txBytes ?? 0,
+        } }),
+        using: nx && this.active.get(p.id) === nx ? 'next' : 'main',
       };
     });
-    return { impl: this.impl, publicKey: this.publicKey(), devices, error: this.error };
+    return { impl: this.impl, publicKey: ks.publicKey, keyGeneration: ks.generation, ...(ks.next && { nextPublicKey: ks.next.publicKey }), devices, error: this.error };
   }
 }

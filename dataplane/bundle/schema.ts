@@ -66,6 +66,17 @@ export const BundleSegment = z.strictObject({
   routes: z.array(BundleRoute),
 });
 
+/** One WireGuard tunnel of an encrypted path (the fields of `BundlePath.wireguard`). */
+export const WgTunnel = z.strictObject({
+  listenPort: z.number().int().min(1).max(65535),
+  peerPort: z.number().int().min(1).max(65535),
+  peerPublicKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a WireGuard public key (44 characters of base64)').optional(),
+  address: z.ipv4({ message: 'expected an IPv4 address like 169.254.0.0' }),
+  peerAddress: z.ipv4({ message: 'expected an IPv4 address like 169.254.0.1' }),
+  /** Generation of this edge's own key the tunnel uses (0 = the first key, +1 per rotation); absent = the edge's current key. */
+  keyGeneration: z.number().int().min(0).optional(),
+});
+
 /** One overlay path: a (local WAN interface, remote edge WAN address) pair. */
 export const BundlePath = z.strictObject({
   /** Unique within the bundle; carried in the overlay header. */
@@ -99,12 +110,14 @@ export const BundlePath = z.strictObject({
    * run between them through the tunnel. The private key never leaves the edge. Example:
    * `{listenPort: 51821, peerPort: 51822, peerPublicKey: 'hT…=', address: '169.254.0.0', peerAddress: '169.254.0.1'}`
    */
-  wireguard: z.strictObject({
-    listenPort: z.number().int().min(1).max(65535),
-    peerPort: z.number().int().min(1).max(65535),
-    peerPublicKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a WireGuard public key (44 characters of base64)').optional(),
-    address: z.ipv4({ message: 'expected an IPv4 address like 169.254.0.0' }),
-    peerAddress: z.ipv4({ message: 'expected an IPv4 address like 169.254.0.1' }),
+  wireguard: WgTunnel.extend({
+    /**
+     * During a key rotation (docs/overlay.md, "Key rotation"): a second tunnel beside this one, with the
+     * rotating end's next key (its own `keyGeneration` on that edge, the next `peerPublicKey` on the other),
+     * another listen port and /31. The edge brings it up beside the first and moves the path into it once its
+     * handshake is confirmed; the next bundle, without the old tunnel, removes the first.
+     */
+    next: WgTunnel.optional(),
   }).optional(),
 });
 
@@ -266,6 +279,7 @@ export const Bundle = z.strictObject({
 });
 export type Bundle = z.output<typeof Bundle>;
 export type BundlePath = z.output<typeof BundlePath>;
+export type WgTunnel = z.output<typeof WgTunnel>;
 export type BundleRoute = z.output<typeof BundleRoute>;
 export type BundleBgp = z.output<typeof BundleBgp>;
 export type BundleProbing = z.output<typeof BundleProbing>;

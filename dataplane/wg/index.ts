@@ -8,3 +8,4 @@ export {
   DEVICE_PREFIX, LIVE_HANDSHAKE_S, WG_SOCKET_DIR, configureDevice, detectImpl, deviceName, ensureDevice, recordedDevices, removeDevice, showDevice,
   type WgDeviceConfig, type WgHost, type WgImpl, type WgPeerStatus,
 } from './device.ts';
+export { KeyRing, type KeyInfo, type KeyRingState } from './keyring.ts';

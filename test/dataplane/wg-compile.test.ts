@@ -33,6 +33,28 @@ test('only the encrypted transport\'s paths carry WireGuard, with matching ends 
   assert.equal(JSON.stringify(bundles.get('edge2')).match(/[A-Za-z0-9+/]{43}=/g), [k1]);
 });
 
+test('a rotating edge\'s paths carry a second tunnel in the other slot; ending the rotation keeps that tunnel as it was', () => {
+  const k1n = publicKeyOf(generatePrivateKey());
+  const rotating = { ...inv, edges: withKeys.edges.map((e) => (e.node === 'edge1' ? { ...e, wireguardKeyNext: k1n } : e)) };
+  const { bundles } = compile(rotating, intent, { intentFile });
+  const a = bundles.get('edge1')!.bundle.paths.find((p) => p.transport === 'inet')!, b = bundles.get('edge2')!.bundle.paths.find((p) => p.transport === 'inet')!;
+  assert.equal(a.wireguard!.next, { listenPort: 61820 + a.id, peerPort: 61820 + b.id, peerPublicKey: k2, address: '169.254.128.0', peerAddress: '169.254.128.1', keyGeneration: 1 });
+  assert.equal(b.wireguard!.next, { listenPort: 61820 + b.id, peerPort: 61820 + a.id, peerPublicKey: k1n, address: '169.254.128.1', peerAddress: '169.254.128.0' });
+  assert.is(a.wireguard!.listenPort, 51820 + a.id, 'the old tunnel is unchanged during the overlap');
+  assert.is(b.wireguard!.peerPublicKey, k1);
+  // The controller ends the rotation: the next key is edge1's key, one generation on.
+  const done = { ...inv, edges: withKeys.edges.map((e) => (e.node === 'edge1' ? { ...e, wireguardKey: k1n, wireguardKeyGeneration: 1 } : e)) };
+  const after = compile(done, intent, { intentFile }).bundles;
+  const a2 = after.get('edge1')!.bundle.paths.find((p) => p.transport === 'inet')!, b2 = after.get('edge2')!.bundle.paths.find((p) => p.transport === 'inet')!;
+  assert.equal(a2.wireguard, a.wireguard!.next, 'edge1 keeps the new tunnel exactly (port, /31, key generation)');
+  assert.equal(b2.wireguard, b.wireguard!.next, 'so does edge2');
+  // edge2 rotates next: back to slot 0 (generations 1 + 1).
+  const second = { ...done, edges: done.edges.map((e) => (e.node === 'edge2' ? { ...e, wireguardKeyNext: publicKeyOf(generatePrivateKey()) } : e)) };
+  const b3 = compile(second, intent, { intentFile }).bundles.get('edge2')!.bundle.paths.find((p) => p.transport === 'inet')!;
+  assert.is(b3.wireguard!.listenPort, 61820 + b.id);
+  assert.equal({ port: b3.wireguard!.next!.listenPort, address: b3.wireguard!.next!.address, gen: b3.wireguard!.next!.keyGeneration }, { port: 51820 + b.id, address: '169.254.0.1', gen: 1 });
+});
+
 test('an edge without a reported key leaves its peers without peerPublicKey and is warned about', () => {
   const { bundles, warnings } = compile(inv, intent, { intentFile });
   assert.ok(warnings.some((w) => /^edge2: no WireGuard public key/.test(w)));

@@ -11,7 +11,7 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle } from '../bundle/schema.ts';
-import { PROBE_PORT, Prober, Responder, type MonitorConfig, type PathEvent, type PathView } from '../probe/index.ts';
+import { PROBE_PORT, Prober, Responder, defaultPathKey, type MonitorConfig, type PathEvent, type PathView } from '../probe/index.ts';
 import { Steerer, type SteerEvent, type SteeringEntry, type SteerPolicy } from '../steer/index.ts';
 import type { Clock } from './clock.ts';
 import { ComplianceTracker, type SlaCompliance } from './compliance.ts';
@@ -142,7 +142,8 @@ export class PathSupervisor {
 
   /** Probe and steer for a newly applied bundle (stopping what the previous bundle started). */
   async load(bundle: Bundle): Promise<void> {
-    await this.prober?.stop();
+    const previous = this.prober;
+    await previous?.stop();
     this.bundle = bundle;
     // An encrypted path is probed between its tunnel addresses, through the tunnel: its state is the encrypted path's.
     const probed = bundle.paths.filter((p) => p.probe).map((p) => (p.wireguard
@@ -162,6 +163,10 @@ export class PathSupervisor {
         this.evaluate();
       },
       recorder: this.probes,
+      // A path the new bundle leaves alone keeps its state (no trip through "down" and off the path); an
+      // encrypted path is the same path while its underlay is, even when it is probed through a new tunnel
+      // (a key rotation's last step).
+      previous, pathKey: (p) => defaultPathKey(bundle.paths.find((x) => x.id === p.id) ?? p),
     });
     this.probes.setPeers(bundle.paths);
     this.steerer = new Steerer({ paths: bundle.paths, rules: bundle.rules, slaClasses: bundle.slaClasses }, t.steer);

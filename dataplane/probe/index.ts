@@ -12,5 +12,5 @@ export {
   PathMonitor, monitorConfig, DEFAULT_MONITOR, DEFAULT_DAMPING,
   type MonitorConfig, type DampingConfig, type PathEvent, type PathView, type PathStateName, type SlaBounds,
 } from './path-state.ts';
-export { Prober, budgetIntervalMs, probeBits, dgramSockets, DEFAULT_BUDGET_BPS, PROBE_LOST, PROBE_LATE, PROBE_REORDERED, type ProbeRecorder, type ProberOptions, type MonitorSettings, type OpenSocket, type ProbeSocket } from './prober.ts';
+export { Prober, defaultPathKey, budgetIntervalMs, probeBits, dgramSockets, DEFAULT_BUDGET_BPS, PROBE_LOST, PROBE_LATE, PROBE_REORDERED, type ProbeRecorder, type ProberOptions, type MonitorSettings, type OpenSocket, type ProbeSocket } from './prober.ts';
 export { Responder, type ResponderOptions } from './responder.ts';

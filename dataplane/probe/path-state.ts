@@ -213,6 +213,11 @@ export class PathMonitor {
     return kind;
   }
 
+  /** Drop the probes in flight without judging them (their replies cannot arrive: the prober that sent them stopped). */
+  forgetOutstanding(): void {
+    this.outstanding.clear();
+  }
+
   /** Expire outstanding probes whose deadline passed, decay damping, apply time-based recoveries. */
   tick(at: number): void {
     let expired = false;

@@ -87,13 +87,26 @@ export interface ProberOptions {
   onEvent?: (e: PathEvent) => void;
   /** Told every probe outcome (see {@link ProbeRecorder}); none by default. */
   recorder?: ProbeRecorder;
+  /**
+   * The prober of the previous bundle (stopped): a path it probed with the same identity ({@link pathKey}), the
+   * same monitor settings and the same SLA classes keeps its state and measurements, so a new bundle that leaves
+   * a path alone does not send it back to "unknown" (and steering off it until it is up again).
+   */
+  previous?: Prober;
+  /** A path's identity across bundles. Default: id, peer, transports and the probe's two addresses. */
+  pathKey?: (p: BundlePath) => string;
 }
+
+/** The default {@link ProberOptions.pathKey}. */
+export const defaultPathKey = (p: BundlePath) => [p.id, p.peerNode, p.transport, p.remoteTransport, p.localAddress, p.remoteAddress].join('|');
 
 /** 100 kbit/s per transport: 10 ms probes on one path cost 67 kbit/s. */
 export const DEFAULT_BUDGET_BPS = 100_000;
 
 interface Runner {
   path: BundlePath; mon: PathMonitor; seq: number; nextSend: number; lastSent: number; timer?: unknown; sock?: ProbeSocket;
+  /** Identity, monitor settings and SLA classes: what must match for a later prober to adopt this runner's state. */
+  carryKey: string;
   /** The newest receive report the peer echoed, the base of the next passive delta. */
   report?: { seq: number; r: RxReport };
 }
@@ -126,7 +139,19 @@ export class Prober {
       const o = opts.transportMonitor?.[t];
       return monitorConfig(o ? { ...opts.monitor, ...o, damping: { ...opts.monitor?.damping, ...o.damping }, stats: { ...opts.monitor?.stats, ...o.stats } } : opts.monitor);
     };
-    for (const p of opts.paths) if (p.probe) this.runners.set(p.id, { path: p, mon: new PathMonitor(p.id, opts.slaClasses ?? [], cfgOf(p.transport)), seq: 0, nextSend: 0, lastSent: 0 });
+    const keyOf = opts.pathKey ?? defaultPathKey;
+    const sla = JSON.stringify(opts.slaClasses ?? []);
+    const old = new Map([...(opts.previous?.runners.values() ?? [])].map((r) => [r.carryKey, r]));
+    for (const p of opts.paths) {
+      if (!p.probe) continue;
+      const cfg = cfgOf(p.transport);
+      const carryKey = `${keyOf(p)}#${JSON.stringify(cfg)}#${sla}`;
+      const was = old.get(carryKey);
+      // Probes the previous prober sent were answered to its (closed) socket: unknown, not lost.
+      was?.mon.forgetOutstanding();
+      this.runners.set(p.id, { path: p, mon: was?.mon ?? new PathMonitor(p.id, opts.slaClasses ?? [], cfg), seq: was?.seq ?? 0, nextSend: 0, lastSent: 0, carryKey,
+        ...(was?.report && { report: was.report }) });
+    }
     const rec = opts.recorder;
     if (rec) for (const r of this.runners.values()) r.mon.onLoss = (seq, sentAt) => rec.record(r.path.id, seq, sentAt, NaN, NaN, NaN, PROBE_LOST);
   }
@@ -148,6 +173,12 @@ export class Prober {
     for (const r of this.runners.values()) if (r.timer !== undefined) this.timers.clearTimeout(r.timer);
     await Promise.all([...this.sockets.values()].map((s) => s.close()));
     this.sockets.clear();
+  }
+
+  /** Paths whose state this prober took over from {@link ProberOptions.previous}. */
+  carried(): number[] {
+    const prev = new Set([...(this.opts.previous?.runners.values() ?? [])].map((r) => r.mon));
+    return [...this.runners.values()].filter((r) => prev.has(r.mon)).map((r) => r.path.id);
   }
 
   /** The monitor of a path (metrics, state). */

@@ -28,11 +28,11 @@ function peer(vt: VirtualTime, lossFrom: number, lossEvery: number) {
   };
   vt.setTimeout(data, 20);
   const open: OpenSocket = async (_local, onMessage) => ({
-    send: (buf) => {
+    send: (buf, _port, address) => {
       const d = decodeProbe(buf);
       if (!d.ok) return;
       const report = d.msg.ext ? { ...rx } : undefined;
-      vt.setTimeout(() => onMessage(encodeProbe({ ...d.msg, type: 'reply', reflectorRxTs: vt.now(), reflectorTxTs: vt.now(), ...(report && { rxReport: report }) }), { address: PATH.remoteAddress, port: 4784 }), 2);
+      vt.setTimeout(() => onMessage(encodeProbe({ ...d.msg, type: 'reply', reflectorRxTs: vt.now(), reflectorTxTs: vt.now(), ...(report && { rxReport: report }) }), { address: address ?? PATH.remoteAddress, port: 4784 }), 2);
     },
     close: async () => {},
   });
@@ -73,6 +73,35 @@ test('a data-only 5 % loss brownout violates the voice class through passive los
   const without = await run(false);
   assert.not.ok(without.events.some((e) => e.kind === 'sla' && e.to === 'violating'), 'probes alone see nothing');
   assert.is(without.m.passiveLost, 0);
+});
+
+test('a new bundle keeps the state of the paths it leaves alone; a changed path or monitor starts over', async () => {
+  const vt = new VirtualTime(1_000_000);
+  const p0 = peer(vt, Infinity, 0);
+  const OTHER = { ...PATH, id: 2, transport: 'inet', localAddress: '198.51.100.1', remoteAddress: '198.51.100.2' } as BundlePath;
+  const mk = (paths: BundlePath[], previous?: Prober, intervalMs = 50) => new Prober({
+    paths, slaClasses: [VOICE], clock: vt, timers: vt, openSocket: p0.open, monitor: { intervalMs, idleIntervalMs: intervalMs }, ...(previous && { previous }),
+  });
+  const a = mk([PATH, OTHER]);
+  await a.start();
+  vt.advance(2000);
+  assert.equal(a.views().map((v) => v.state), ['up', 'up']);
+  const sentBefore = a.monitor(1)!.metrics(vt.now()).sent;
+  await a.stop();
+  // Path 1 unchanged; path 2 now probes another remote address (a different path).
+  const b = mk([PATH, { ...OTHER, remoteAddress: '198.51.100.9' } as BundlePath], a);
+  assert.equal(b.carried(), [1]);
+  assert.equal(b.views().map((v) => v.state), ['up', 'down'], 'no trip through down for the path left alone; a new path starts down');
+  await b.start();
+  vt.advance(1000);
+  const m = b.monitor(1)!.metrics(vt.now());
+  assert.ok(m.sent > sentBefore, 'its measurements go on');
+  assert.is(m.lost, 0, 'the probes in flight at the switch are not counted lost');
+  await b.stop();
+  // Other monitor settings: the state is not carried (its windows and timeouts would not match).
+  const c = mk([PATH], b, 100);
+  assert.equal(c.carried(), []);
+  assert.equal(c.views().map((v) => v.state), ['down']);
 });
 
 test.run();

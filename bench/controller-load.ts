@@ -150,7 +150,9 @@ function once<T>(c: ChildProcess, type: string, timeoutMs: number): Promise<T> {
     const timer = setTimeout(() => { c.off('message', on); reject(new Error(`no "${type}" from pid ${c.pid} within ${timeoutMs} ms`)); }, timeoutMs);
     const on = (m: { type: string }) => { if (m.type === type) { clearTimeout(timer); c.off('message', on); resolve(m as T); } };
     c.on('message', on);
-    c.once('exit', (code) => { clearTimeout(timer); reject(new Error(`pid ${c.pid} exited (${code}) while waiting for "${type}"`)); });
+    // 'close', not 'exit': a worker sends its (large) result and exits at once, and 'exit' can come before the
+    // IPC channel has delivered the message; 'close' comes after the channel and stdio are drained.
+    c.once('close', (code) => { clearTimeout(timer); reject(new Error(`pid ${c.pid} exited (${code}) while waiting for "${type}"`)); });
   });
 }
 

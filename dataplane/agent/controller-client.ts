@@ -274,7 +274,7 @@ export class ControllerClient {
     const m = /^pt1\.([A-Za-z0-9_-]+)\.([0-9a-f]{64})$/.exec(token.trim());
     if (!m) throw new ControllerError(0, 'enrolment token is malformed (expected pt1.<secret>.<pin> from "patronus controller enrol-token")');
     const { keyPem, csrPem } = await newKeyAndCsr(this.opts.node);
-    const inventory = await localInventory(this.opts.declared).then((i) => ({ ...i, ...this.keyReport() })).catch(() => undefined);
+    const inventory = await this.inventoryReport().catch(() => undefined);
     for (let delay = this.opts.backoffMinMs ?? 500; ; delay = Math.min(delay * 2, this.opts.backoffMaxMs ?? 30_000)) {
       try {
         const r = await this.call('POST', '/v1/enrol', { token: token.trim(), csr: csrPem, inventory }, { pin: m[2]! }) as { certificate: string; caCertificate: string; signingKeys: string[]; serial: string };
@@ -522,13 +522,34 @@ export class ControllerClient {
     return k ? { wireguardKey: k.publicKey, wireguardKeyGeneration: k.generation, ...(k.next && { wireguardKeyNext: k.next.publicKey }) } : {};
   }
 
+  /**
+   * The WAN interfaces' reflexive endpoints as the agent learned them from its peers' probe echoes (status
+   * `reflexive[]`), in the inventory's shape: the controller compiles peers to dial them (NAT traversal).
+   */
+  private reflexiveReport(): Map<string, NonNullable<InventoryInterface['reflexive']>> {
+    const out = new Map<string, NonNullable<InventoryInterface['reflexive']>>();
+    for (const r of this.opts.agent.getStatus().reflexive ?? []) {
+      if (r.state !== 'learned' || r.address === null || r.port === null || r.mapping === null) continue;
+      out.set(r.interface, { address: r.address, port: r.port, mapping: r.mapping, portPreserving: !!r.portPreserving });
+    }
+    return out;
+  }
+
+  /** The inventory report: the kernel's interfaces (with the operator's declarations), reflexive endpoints and WireGuard keys. */
+  private async inventoryReport(): Promise<{ interfaces: InventoryInterface[] } & ReturnType<ControllerClient['keyReport']>> {
+    const local = await localInventory(this.opts.declared);
+    const refl = this.reflexiveReport();
+    return { interfaces: local.interfaces.map((i) => (refl.has(i.name) ? { ...i, reflexive: refl.get(i.name)! } : i)), ...this.keyReport() };
+  }
+
   private async healthLoop(): Promise<void> {
-    let inventorySent = false, keysSent = '';
+    let inventorySent = false, learnedSent = '';
     while (!this.stopped) {
       try {
-        // Sent again when the WireGuard keys change (a rotation started or ended): the controller compiles them into peers' bundles.
-        const keys = this.keyReport(), k = JSON.stringify(keys);
-        if (!inventorySent || k !== keysSent) { await this.call('PUT', '/v1/inventory', { inventory: { ...await localInventory(this.opts.declared), ...keys } }); inventorySent = true; keysSent = k; }
+        // Sent again when what the edge learned changes — WireGuard keys (a rotation started or ended), a reflexive
+        // endpoint (a NAT mapping learned or moved): the controller compiles them into peers' bundles.
+        const learned = JSON.stringify([this.keyReport(), [...this.reflexiveReport()]]);
+        if (!inventorySent || learned !== learnedSent) { await this.call('PUT', '/v1/inventory', { inventory: await this.inventoryReport() }); inventorySent = true; learnedSent = learned; }
         if (this.renewDue()) await this.renew();
         // Not awaited: a report is made every interval even while the controller does not answer (they queue).
         const running = this.healthFlush !== null;

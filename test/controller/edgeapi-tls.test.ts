@@ -31,7 +31,8 @@ class RecordingAgent implements ControlledAgent {
   confirm() { if (this.bundle) this.confirmed.push(contentHash(this.bundle)); }
   async revertToLastGood() { return null; }
   currentBundle() { return this.bundle; }
-  getStatus() { return { node: 'edge1', paths: [], bgp: null, bundle: null, lastError: null } as unknown as AgentStatus; }
+  reflexive: unknown[] = [];
+  getStatus() { return { node: 'edge1', paths: [], bgp: null, bundle: null, lastError: null, reflexive: this.reflexive } as unknown as AgentStatus; }
 }
 const agent = new RecordingAgent();
 
@@ -178,6 +179,27 @@ test('health reports land in the store', async () => {
   await waitFor((e) => e.kind === 'health');
   const h = (await store.getEdge('edge1'))?.health as { node: string; commitConfirmed: { ok: boolean } };
   assert.is(h.node, 'edge1');
+});
+
+test('a reflexive endpoint the agent learns reaches the controller in the edge\'s inventory report', async () => {
+  const before = (await store.getEdge('edge1'))?.inventory as { interfaces: { name: string; reflexive?: unknown }[] };
+  const ifname = before.interfaces[0]?.name;
+  assert.ok(ifname, 'the host has an interface to report');
+  assert.not.ok(before.interfaces.some((i) => i.reflexive), 'nothing learned yet');
+  // What dataplane/agent/reflexive.ts shows once its peers' probe echoes answered (one pending interface too).
+  agent.reflexive = [
+    { interface: ifname, transport: 'inet', localAddress: '10.0.0.2', localPort: 4785, state: 'learned', address: '198.51.100.7', port: 40001, mapping: 'endpoint-dependent', portPreserving: false, seenBy: {} },
+    { interface: 'nope0', transport: 'lte', localAddress: '10.0.1.2', localPort: 4785, state: 'pending', address: null, port: null, mapping: null, portPreserving: null, seenBy: {} },
+  ];
+  const t0 = Date.now();
+  let inv = before;
+  while (Date.now() - t0 < 5000 && !inv.interfaces.some((i) => i.reflexive)) {
+    await new Promise((r) => setTimeout(r, 100));
+    inv = (await store.getEdge('edge1'))?.inventory as typeof before;
+  }
+  assert.equal(inv.interfaces.find((i) => i.name === ifname)?.reflexive, { address: '198.51.100.7', port: 40001, mapping: 'endpoint-dependent', portPreserving: false });
+  assert.is(inv.interfaces.filter((i) => i.reflexive).length, 1, 'a pending interface reports nothing');
+  agent.reflexive = [];
 });
 
 test('the client renews its certificate with a new key; the new one is recorded and accepted', async () => {

@@ -16,7 +16,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { InputError } from '../../dataplane/errors.ts';
 import { openStore, withStateStore, stateFiles, DEFAULT_STATE_DIR, type Store } from '../store/index.ts';
-import { loadOrCreateSigningKey } from '../versions/index.ts';
+import { evictRevokedEdge, loadOrCreateSigningKey } from '../versions/index.ts';
 import { CertificateAuthority, checkEdgeName, revokeEdgeCertificate } from '../pki/index.ts';
 import { createEnrolmentToken, setDesired, startEdgeApi } from '../edgeapi/index.ts';
 import { createOpApiHandler } from '../opapi/index.ts';
@@ -152,9 +152,17 @@ async function runController(argv: string[]): Promise<number> {
     });
     case 'revoke': {
       if (args.length !== 1 || !/^[0-9A-Fa-f]+$/.test(args[0]!)) throw bad('SERIAL', `expected one hex certificate serial, got "${args.join(' ')}"`);
-      const done = await withStore(state, (s) => revokeEdgeCertificate(s, args[0]!, v.reason ?? 'revoked by operator', actor()));
-      process.stdout.write(done ? `revoked ${args[0]!.toUpperCase()}\n` : `not revoked: ${args[0]} is unknown or already revoked\n`);
-      return done ? 0 : 1;
+      const serial = args[0]!.toUpperCase();
+      return withStore(state, async (s) => {
+        const done = await revokeEdgeCertificate(s, serial, v.reason ?? 'revoked by operator', actor());
+        if (!done) { process.stdout.write(`not revoked: ${args[0]} is unknown or already revoked\n`); return 1; }
+        process.stdout.write(`revoked ${serial}\n`);
+        // The edge's last valid certificate: its peers drop it now, through a version desired fleet-wide.
+        const edge = (await s.listCertificates()).find((c) => c.serial === serial)?.edge;
+        const ev = edge ? await evictRevokedEdge(s, edge, { signingKey: loadOrCreateSigningKey(stateFiles(state).root).privateKey, actor: actor() }) : null;
+        if (ev) process.stdout.write(`version ${ev.version} evicts ${edge}: desired on ${ev.edges.length} edge(s)${ev.blast ? `; ${ev.blast.summary}` : ''}\n`);
+        return 0;
+      });
     }
     case 'set-desired': {
       const [version, ...edges] = args;

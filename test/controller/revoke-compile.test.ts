@@ -12,6 +12,10 @@ import { compile, loadIntent } from '../../controller/index.ts';
 import { openStore, type Store } from '../../controller/store/index.ts';
 import { revokeEdgeCertificate } from '../../controller/pki/index.ts';
 import { inventoryFromStore } from '../../controller/versions/inventory.ts';
+import { addVersion, evictRevokedEdge } from '../../controller/versions/index.ts';
+import { setDesired } from '../../controller/edgeapi/index.ts';
+import { verifySignedBundle } from '../../dataplane/bundle/index.ts';
+import { generateKeyPairSync } from 'node:crypto';
 import { generatePrivateKey, publicKeyOf } from '../../dataplane/wg/index.ts';
 import { labInventory, loadLab } from '../../twin/index.ts';
 
@@ -79,6 +83,30 @@ test('an edge cannot lift its own revocation by reporting revoked: false', async
   const { bundles } = await compiled();
   assert.not.ok(bundles.has('s1'));
   for (const { bundle } of bundles.values()) assert.not.ok(keysIn(bundle).includes(keys.get('s1')!));
+});
+
+test('revoking the last certificate evicts the edge fleet-wide: a new version without it, desired on every other edge', async () => {
+  await store.close();
+  await enrolAll();
+  const signing = generateKeyPairSync('ed25519');
+  const src = await inventoryFromStore(store);
+  const v1 = await addVersion(store, { file: intentFile }, { author: 'alice', message: 'first', inventory: src!.inventory, inventoryFile: src!.file, signingKey: signing.privateKey });
+  await setDesired(store, [...v1.bundles.keys()], v1.version.id);
+  assert.is(await evictRevokedEdge(store, 's1', { signingKey: signing.privateKey, actor: 'test' }), null, 'nothing to do while s1 holds a valid certificate');
+  assert.ok(await revokeEdgeCertificate(store, 'C-S1', 'device stolen', 'test'));
+  const ev = (await evictRevokedEdge(store, 's1', { signingKey: signing.privateKey, actor: 'test' }))!;
+  assert.is(ev.version, v1.version.id + 1);
+  assert.equal(ev.edges, ['hub', 's2', 's3']);
+  for (const e of ev.edges) {
+    assert.is((await store.getEdge(e))!.desiredVersion, ev.version, `${e} desires the eviction version`);
+    const b = (await store.getBundle(ev.version, e))!;
+    assert.is(verifySignedBundle(b.envelope, [signing.publicKey]).paths.filter((p) => p.peerNode === 's1').length, 0, `${e}'s signed bundle has no path to s1`);
+  }
+  assert.is((await store.getEdge('s1'))!.desiredVersion, v1.version.id, 'the revoked edge is left where it was (it cannot fetch anything now)');
+  assert.is((await store.getVersion(ev.version))!.intentYaml, v1.version.intentYaml, 'the same intent');
+  assert.is(ev.blast!.summary, 'changes the bundles of 3 of 4 edges, removes 1');
+  assert.is(await evictRevokedEdge(store, 's1', { signingKey: signing.privateKey, actor: 'test' }), null, 'idempotent');
+  assert.equal((await store.listAudit({ action: 'edge.evict' })).map((a) => a.target), ['s1']);
 });
 
 test.run();

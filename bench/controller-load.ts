@@ -144,6 +144,13 @@ async function freePort(): Promise<number> {
 
 const children = new Set<ChildProcess>();
 function killAll(): void { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); }
+/** SIGTERM first (the controller then writes its --cpu-prof profile and closes its store), SIGKILL after 5 s. */
+async function stopAll(): Promise<void> {
+  const alive = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of alive) c.kill('SIGTERM');
+  await Promise.race([Promise.all(alive.map((c) => new Promise((r) => c.once('exit', r)))), new Promise((r) => setTimeout(r, 5000))]);
+  killAll();
+}
 
 function once<T>(c: ChildProcess, type: string, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -347,7 +354,7 @@ async function main(): Promise<number> {
     process.stdout.write(JSON.stringify(out) + '\n');
     return 0;
   } finally {
-    killAll();
+    await stopAll();
     rmSync(state, { recursive: true, force: true });
   }
 }

@@ -256,8 +256,9 @@ process.on('message', (m: { type: string; [k: string]: unknown }) => {
           type: 'result', samples, errors, errorSamples, cpu: { user: cpu.user, system: cpu.system },
           lag: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 }, resets, verifyMs,
         };
-        send(r);
-        process.disconnect();
+        // Disconnect only once the (multi-megabyte) result has been written to the channel: disconnecting right
+        // after send() lost it — the parent saw the worker exit without a result.
+        process.send!(r, () => process.disconnect());
         return;
       }
     }

@@ -237,16 +237,23 @@ class Core {
   savepoints = 0;
   closed = false;
   constructor(readonly db: Db, readonly now: () => number) {}
+  /** Prepared statements by SQL text: better-sqlite3 compiles anew on every prepare(), a cost per request under load. */
+  private readonly stmts = new Map<string, Database.Statement>();
+  private q(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) { st = this.db.prepare(sql); this.stmts.set(sql, st); }
+    return st;
+  }
 
   insertVersion(v: NewIntentVersion, bundles: Omit<BundleRecord, 'version'>[]): IntentVersion {
     const run = this.db.transaction(() => {
-      const info = this.db.prepare(
+      const info = this.q(
         `INSERT INTO intent_versions (parent, author, message, intent_yaml, intent_hash, restores, created_at, report, inventory, inventory_source)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(v.parent, v.author, v.message, v.intentYaml, v.intentHash, v.restores ?? null, v.createdAt ?? this.now(), json(v.report),
         json(v.inventory), v.inventorySource ?? null);
       const id = Number(info.lastInsertRowid);
-      const ins = this.db.prepare('INSERT INTO bundles (version, edge, hash, envelope) VALUES (?, ?, ?, ?)');
+      const ins = this.q('INSERT INTO bundles (version, edge, hash, envelope) VALUES (?, ?, ?, ?)');
       for (const b of bundles) ins.run(id, b.edge, b.hash, JSON.stringify(b.envelope));
       return id;
     });
@@ -257,37 +264,41 @@ class Core {
     }
   }
   getVersion(id: number): IntentVersion | null {
-    const r = this.db.prepare('SELECT * FROM intent_versions WHERE id = ?').get(id) as Row | undefined;
+    const r = this.q('SELECT * FROM intent_versions WHERE id = ?').get(id) as Row | undefined;
     return r ? toVersion(r) : null;
   }
   listVersions(limit = -1): IntentVersion[] {
-    return (this.db.prepare('SELECT * FROM intent_versions ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toVersion);
+    return (this.q('SELECT * FROM intent_versions ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toVersion);
   }
   setVersionReport(id: number, report: unknown): void {
-    const info = this.db.prepare('UPDATE intent_versions SET report = ? WHERE id = ?').run(json(report), id);
+    const info = this.q('UPDATE intent_versions SET report = ? WHERE id = ?').run(json(report), id);
     if (info.changes === 0) throw new StoreNotFoundError(`intent version ${id} does not exist`);
   }
   getBundle(version: number, edge: string): BundleRecord | null {
-    const r = this.db.prepare('SELECT * FROM bundles WHERE version = ? AND edge = ?').get(version, edge) as Row | undefined;
+    const r = this.q('SELECT * FROM bundles WHERE version = ? AND edge = ?').get(version, edge) as Row | undefined;
     return r ? toBundle(r) : null;
   }
+  getBundleText(version: number, edge: string): { hash: string; envelopeJson: string } | null {
+    const r = this.q('SELECT hash, envelope FROM bundles WHERE version = ? AND edge = ?').get(version, edge) as Row | undefined;
+    return r ? { hash: String(r.hash), envelopeJson: String(r.envelope) } : null;
+  }
   listBundles(version: number): BundleRecord[] {
-    return (this.db.prepare('SELECT * FROM bundles WHERE version = ? ORDER BY edge').all(version) as Row[]).map(toBundle);
+    return (this.q('SELECT * FROM bundles WHERE version = ? ORDER BY edge').all(version) as Row[]).map(toBundle);
   }
   listBundleHashes(version: number): { edge: string; hash: string }[] {
-    return this.db.prepare('SELECT edge, hash FROM bundles WHERE version = ? ORDER BY edge').all(version) as { edge: string; hash: string }[];
+    return this.q('SELECT edge, hash FROM bundles WHERE version = ? ORDER BY edge').all(version) as { edge: string; hash: string }[];
   }
 
   getEdge(name: string): EdgeRecord | null {
-    const r = this.db.prepare('SELECT * FROM edges WHERE name = ?').get(name) as Row | undefined;
+    const r = this.q('SELECT * FROM edges WHERE name = ?').get(name) as Row | undefined;
     return r ? toEdge(r) : null;
   }
   listEdges(): EdgeRecord[] {
-    return (this.db.prepare('SELECT * FROM edges ORDER BY name').all() as Row[]).map(toEdge);
+    return (this.q('SELECT * FROM edges ORDER BY name').all() as Row[]).map(toEdge);
   }
   upsertEdge(name: string, patch: EdgePatch = {}): EdgeRecord {
     try {
-      this.db.prepare('INSERT INTO edges (name) VALUES (?) ON CONFLICT(name) DO NOTHING').run(name);
+      this.q('INSERT INTO edges (name) VALUES (?) ON CONFLICT(name) DO NOTHING').run(name);
       return this.updateEdge(name, patch);
     } catch (e) {
       translate(e, `edge ${name}`);
@@ -305,7 +316,7 @@ class Core {
     }
     try {
       if (sets.length) {
-        const info = this.db.prepare(`UPDATE edges SET ${sets.join(', ')} WHERE name = ?`).run(...vals, name);
+        const info = this.q(`UPDATE edges SET ${sets.join(', ')} WHERE name = ?`).run(...vals, name);
         if (info.changes === 0) throw new StoreNotFoundError(`edge ${name} does not exist`);
       }
     } catch (e) {
@@ -316,12 +327,12 @@ class Core {
     return r;
   }
   deleteEdge(name: string): boolean {
-    return this.db.prepare('DELETE FROM edges WHERE name = ?').run(name).changes > 0;
+    return this.q('DELETE FROM edges WHERE name = ?').run(name).changes > 0;
   }
 
   addEnrolmentToken(t: { tokenHash: string; edge: string; expiresAt: number; createdAt?: number }): void {
     try {
-      this.db.prepare('INSERT INTO enrolment_tokens (token_hash, edge, expires_at, created_at) VALUES (?, ?, ?, ?)')
+      this.q('INSERT INTO enrolment_tokens (token_hash, edge, expires_at, created_at) VALUES (?, ?, ?, ?)')
         .run(t.tokenHash, t.edge, t.expiresAt, t.createdAt ?? this.now());
     } catch (e) {
       translate(e, `enrolment token for ${t.edge}`);
@@ -330,47 +341,47 @@ class Core {
   consumeEnrolmentToken(tokenHash: string, now: number): ConsumeResult {
     // One conditional UPDATE decides the winner: SQLite serialises writers, so two consumers cannot both see
     // used_at IS NULL and both change the row.
-    const won = this.db.prepare(
+    const won = this.q(
       'UPDATE enrolment_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING edge',
     ).get(now, tokenHash, now) as { edge: string } | undefined;
     if (won) return { ok: true, edge: won.edge };
-    const r = this.db.prepare('SELECT used_at, expires_at FROM enrolment_tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    const r = this.q('SELECT used_at, expires_at FROM enrolment_tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
     if (!r) return { ok: false, reason: 'unknown' };
     return { ok: false, reason: r.used_at !== null ? 'used' : 'expired' };
   }
   listEnrolmentTokens(edge?: string): EnrolmentTokenRecord[] {
     const rows = edge === undefined
-      ? this.db.prepare('SELECT * FROM enrolment_tokens ORDER BY created_at, token_hash').all()
-      : this.db.prepare('SELECT * FROM enrolment_tokens WHERE edge = ? ORDER BY created_at, token_hash').all(edge);
+      ? this.q('SELECT * FROM enrolment_tokens ORDER BY created_at, token_hash').all()
+      : this.q('SELECT * FROM enrolment_tokens WHERE edge = ? ORDER BY created_at, token_hash').all(edge);
     return (rows as Row[]).map(toEnrolment);
   }
 
   addCertificate(c: Omit<CertificateRecord, 'revokedAt' | 'reason'>): void {
     try {
-      this.db.prepare('INSERT INTO certificates (serial, edge, not_before, not_after, pem) VALUES (?, ?, ?, ?, ?)')
+      this.q('INSERT INTO certificates (serial, edge, not_before, not_after, pem) VALUES (?, ?, ?, ?, ?)')
         .run(c.serial, c.edge, c.notBefore, c.notAfter, c.pem);
     } catch (e) {
       translate(e, `certificate ${c.serial}`);
     }
   }
   getCertificate(serial: string): CertificateRecord | null {
-    const r = this.db.prepare('SELECT * FROM certificates WHERE serial = ?').get(serial) as Row | undefined;
+    const r = this.q('SELECT * FROM certificates WHERE serial = ?').get(serial) as Row | undefined;
     return r ? toCert(r) : null;
   }
   listCertificates(edge?: string): CertificateRecord[] {
     const rows = edge === undefined
-      ? this.db.prepare('SELECT * FROM certificates ORDER BY not_before, serial').all()
-      : this.db.prepare('SELECT * FROM certificates WHERE edge = ? ORDER BY not_before, serial').all(edge);
+      ? this.q('SELECT * FROM certificates ORDER BY not_before, serial').all()
+      : this.q('SELECT * FROM certificates WHERE edge = ? ORDER BY not_before, serial').all(edge);
     return (rows as Row[]).map(toCert);
   }
   revokeCertificate(serial: string, reason: string, at: number): boolean {
-    return this.db.prepare('UPDATE certificates SET revoked_at = ?, reason = ? WHERE serial = ? AND revoked_at IS NULL')
+    return this.q('UPDATE certificates SET revoked_at = ?, reason = ? WHERE serial = ? AND revoked_at IS NULL')
       .run(at, reason, serial).changes > 0;
   }
 
   addOperatorToken(t: { tokenHash: string; name: string; role: Role; createdAt?: number }): OperatorTokenRecord {
     try {
-      this.db.prepare('INSERT INTO operator_tokens (token_hash, name, role, created_at) VALUES (?, ?, ?, ?)')
+      this.q('INSERT INTO operator_tokens (token_hash, name, role, created_at) VALUES (?, ?, ?, ?)')
         .run(t.tokenHash, t.name, t.role, t.createdAt ?? this.now());
     } catch (e) {
       translate(e, `operator token ${t.name}`);
@@ -378,19 +389,19 @@ class Core {
     return this.findOperatorToken(t.tokenHash)!;
   }
   findOperatorToken(tokenHash: string): OperatorTokenRecord | null {
-    const r = this.db.prepare('SELECT * FROM operator_tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    const r = this.q('SELECT * FROM operator_tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
     return r ? toOpToken(r) : null;
   }
   listOperatorTokens(): OperatorTokenRecord[] {
-    return (this.db.prepare('SELECT * FROM operator_tokens ORDER BY name').all() as Row[]).map(toOpToken);
+    return (this.q('SELECT * FROM operator_tokens ORDER BY name').all() as Row[]).map(toOpToken);
   }
   deleteOperatorToken(name: string): boolean {
-    return this.db.prepare('DELETE FROM operator_tokens WHERE name = ?').run(name).changes > 0;
+    return this.q('DELETE FROM operator_tokens WHERE name = ?').run(name).changes > 0;
   }
 
   appendAudit(e: NewAuditEntry): AuditEntry {
     try {
-      const r = this.db.prepare(
+      const r = this.q(
         'INSERT INTO audit_log (at, actor, role, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
       ).get(e.at ?? this.now(), e.actor, e.role ?? null, e.action, e.target ?? null, e.outcome, json(e.detail)) as Row;
       return toAudit(r);
@@ -406,13 +417,13 @@ class Core {
     if (q.outcome !== undefined) { where.push('outcome = ?'); vals.push(q.outcome); }
     if (q.since !== undefined) { where.push('at >= ?'); vals.push(q.since); }
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...vals, q.limit ?? 100) as Row[]).map(toAudit);
+    return (this.q(sql).all(...vals, q.limit ?? 100) as Row[]).map(toAudit);
   }
 
   createPromotion(p: Omit<PromotionRecord, 'createdAt' | 'updatedAt'> & { at?: number }): PromotionRecord {
     const at = p.at ?? this.now();
     try {
-      this.db.prepare(
+      this.q(
         'INSERT INTO promotions (id, version, from_version, status, snapshot, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ).run(p.id, p.version, p.fromVersion, p.status, json(p.snapshot), at, at);
     } catch (e) {
@@ -425,18 +436,18 @@ class Core {
     const vals: unknown[] = [patch.at ?? this.now()];
     if (patch.status !== undefined) { sets.push('status = ?'); vals.push(patch.status); }
     if (patch.snapshot !== undefined) { sets.push('snapshot = ?'); vals.push(json(patch.snapshot)); }
-    const info = this.db.prepare(`UPDATE promotions SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);
+    const info = this.q(`UPDATE promotions SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);
     if (info.changes === 0) throw new StoreNotFoundError(`promotion ${id} does not exist`);
     return this.getPromotion(id)!;
   }
   getPromotion(id: string): PromotionRecord | null {
-    const r = this.db.prepare('SELECT * FROM promotions WHERE id = ?').get(id) as Row | undefined;
+    const r = this.q('SELECT * FROM promotions WHERE id = ?').get(id) as Row | undefined;
     return r ? toPromotion(r) : null;
   }
   listPromotions(status?: string): PromotionRecord[] {
     const rows = status === undefined
-      ? this.db.prepare('SELECT * FROM promotions ORDER BY created_at DESC, id').all()
-      : this.db.prepare('SELECT * FROM promotions WHERE status = ? ORDER BY created_at DESC, id').all(status);
+      ? this.q('SELECT * FROM promotions ORDER BY created_at DESC, id').all()
+      : this.q('SELECT * FROM promotions WHERE status = ? ORDER BY created_at DESC, id').all(status);
     return (rows as Row[]).map(toPromotion);
   }
 }
@@ -483,6 +494,7 @@ class SqliteStore implements Store {
   latestVersion() { return this.run(() => this.core.listVersions(1)[0] ?? null); }
   setVersionReport(id: number, report: unknown) { return this.run(() => this.core.setVersionReport(id, report)); }
   getBundle(version: number, edge: string) { return this.run(() => this.core.getBundle(version, edge)); }
+  getBundleText(version: number, edge: string) { return this.run(() => this.core.getBundleText(version, edge)); }
   listBundles(version: number) { return this.run(() => this.core.listBundles(version)); }
   listBundleHashes(version: number) { return this.run(() => this.core.listBundleHashes(version)); }
   upsertEdge(name: string, patch?: EdgePatch) { return this.run(() => this.core.upsertEdge(name, patch)); }

@@ -223,6 +223,11 @@ export class Agent {
     return this.wg.keyState();
   }
 
+  /** The reflexive endpoints of the WAN interfaces, for the controller link's inventory report (no full status). */
+  reflexiveEndpoints(): ReflexiveStatus[] {
+    return this.paths.reflexiveStatus();
+  }
+
   /** Shows the controller link's state in `GET /status` (cli.ts, when started with --controller). */
   linkController(status: () => ControllerLinkStatus): void {
     this.controllerStatus = status;

@@ -22,6 +22,7 @@ import type { AgentStatus } from './agent.ts';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { InventoryInterface } from '../inventory.ts';
+import type { ReflexiveStatus } from './reflexive.ts';
 import { InputError, validate } from '../errors.ts';
 
 /** Commit-confirmed deadline (ms) when neither the bundle nor the agent's flag names one. */
@@ -52,6 +53,8 @@ export interface ControlledAgent {
   getStatus(): AgentStatus;
   /** The edge's WireGuard keys (current, generation, next during a rotation), reported with the inventory. */
   wireguardKeys?(): { publicKey: string; generation: number; next?: { publicKey: string } };
+  /** The WAN interfaces' reflexive endpoints (agent status `reflexive[]`), reported with the inventory. */
+  reflexiveEndpoints?(): ReflexiveStatus[];
 }
 
 export interface ControllerClientOptions {
@@ -528,7 +531,8 @@ export class ControllerClient {
    */
   private reflexiveReport(): Map<string, NonNullable<InventoryInterface['reflexive']>> {
     const out = new Map<string, NonNullable<InventoryInterface['reflexive']>>();
-    for (const r of this.opts.agent.getStatus().reflexive ?? []) {
+    // Not getStatus(): the full status (BPF counters, events) every health interval twice was measurable lag.
+    for (const r of this.opts.agent.reflexiveEndpoints?.() ?? []) {
       if (r.state !== 'learned' || r.address === null || r.port === null || r.mapping === null) continue;
       out.set(r.interface, { address: r.address, port: r.port, mapping: r.mapping, portPreserving: !!r.portPreserving });
     }

@@ -219,6 +219,11 @@ export class PathSupervisor {
    * Path states, the steering table, recent events, per-SLA-class compliance (compliance.ts) and the WAN
    * interfaces' reflexive endpoints (reflexive.ts), for the status API.
    */
+  /** The WAN interfaces' reflexive endpoints alone (the controller link reports them; cheaper than {@link status}). */
+  reflexiveStatus(): ReflexiveStatus[] {
+    return this.reflexive.status();
+  }
+
   status(): { paths: PathSummary[]; steering: SteeringEntry[]; events: { total: number; recent: AgentEvent[] }; sla: SlaCompliance; reflexive: ReflexiveStatus[] } {
     const views = new Map<number, PathView>((this.prober?.views() ?? []).map((v) => [v.id, v]));
     const now = this.opts.clock.now();

@@ -33,6 +33,7 @@ class RecordingAgent implements ControlledAgent {
   currentBundle() { return this.bundle; }
   reflexive: unknown[] = [];
   getStatus() { return { node: 'edge1', paths: [], bgp: null, bundle: null, lastError: null, reflexive: this.reflexive } as unknown as AgentStatus; }
+  reflexiveEndpoints() { return this.reflexive as ReturnType<NonNullable<ControlledAgent['reflexiveEndpoints']>>; }
 }
 const agent = new RecordingAgent();
 

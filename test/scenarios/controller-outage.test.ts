@@ -31,9 +31,10 @@ test.after(async () => {
 test('controller-outage: fail-static forwarding, the loss and the reconnection noticed, no health report lost', async () => {
   for (const f of ['dist/patronus.js', 'dist/edge.js']) assert.ok(existsSync(join(packageRoot(), f)), `${f} missing: run node scripts/build.mjs`);
   let r = await runScenario(FILE, { out: join(dir, 'c.duckdb'), labName: lab });
-  if (r.verdict === 'invalid') {
-    console.log(`  run 1 invalid (${r.invalidReasons.join('; ')}), running it again`);
-    r = await runScenario(FILE, { out: join(dir, 'c2.duckdb'), labName: lab });
+  // A run the twin could not trust (an overloaded machine) is run again, up to three runs in all.
+  for (let run = 2; run <= 3 && r.verdict === 'invalid'; run++) {
+    console.log(`  run ${run - 1} invalid (${r.invalidReasons.join('; ')}), running it again`);
+    r = await runScenario(FILE, { out: join(dir, `c${run}.duckdb`), labName: lab });
   }
   const q = async (sql: string) => (await queryRuns(sql, [r.file])).rows;
   assert.not.ok((await p.list()).includes(lab), 'the lab is torn down');
@@ -80,7 +81,7 @@ test('controller-outage: fail-static forwarding, the loss and the reconnection n
   const a = r.assertions.find((x) => x.kind === 'controllerReconnect')!;
   console.log(`  ${a.name}: ${a.ok ? 'ok' : 'FAIL'} — ${a.detail}`);
   assert.ok(a.measured !== null && a.measured > 0, 'the reconnection delay is measured');
-  // Two runs the twin could not trust fail the test: nothing was verified.
+  // Three runs the twin could not trust fail the test: nothing was verified.
   assert.is(r.verdict, 'pass', `${r.summary}\n${r.invalidReasons.join('\n')}`);
 });
 

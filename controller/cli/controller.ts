@@ -16,7 +16,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { InputError } from '../../dataplane/errors.ts';
 import { openStore, withStateStore, stateFiles, DEFAULT_STATE_DIR, type Store } from '../store/index.ts';
-import { evictRevokedEdge, loadOrCreateSigningKey } from '../versions/index.ts';
+import { evictAfterRevocation, loadOrCreateSigningKey } from '../versions/index.ts';
 import { CertificateAuthority, checkEdgeName, revokeEdgeCertificate } from '../pki/index.ts';
 import { createEnrolmentToken, setDesired, startEdgeApi } from '../edgeapi/index.ts';
 import { createOpApiHandler } from '../opapi/index.ts';
@@ -158,9 +158,8 @@ async function runController(argv: string[]): Promise<number> {
         if (!done) { process.stdout.write(`not revoked: ${args[0]} is unknown or already revoked\n`); return 1; }
         process.stdout.write(`revoked ${serial}\n`);
         // The edge's last valid certificate: its peers drop it now, through a version desired fleet-wide.
-        const edge = (await s.listCertificates()).find((c) => c.serial === serial)?.edge;
-        const ev = edge ? await evictRevokedEdge(s, edge, { signingKey: loadOrCreateSigningKey(stateFiles(state).root).privateKey, actor: actor() }) : null;
-        if (ev) process.stdout.write(`version ${ev.version} evicts ${edge}: desired on ${ev.edges.length} edge(s)${ev.blast ? `; ${ev.blast.summary}` : ''}\n`);
+        const ev = await evictAfterRevocation(s, serial, { signingKey: loadOrCreateSigningKey(stateFiles(state).root).privateKey, actor: actor() });
+        if (ev) process.stdout.write(`version ${ev.version} evicts ${ev.edge}: desired on ${ev.edges.length} edge(s)${ev.blast ? `; ${ev.blast.summary}` : ''}\n`);
         return 0;
       });
     }

@@ -11,7 +11,7 @@ import { isInputError } from '../../dataplane/errors.ts';
 import {
   isStoreConflictError, isStoreNotFoundError, type AuditOutcome, type Role, type Store,
 } from '../store/index.ts';
-import { addVersion, diffVersions, evictRevokedEdge, rollbackTo, UnknownVersionError } from '../versions/index.ts';
+import { addVersion, diffVersions, evictAfterRevocation, rollbackTo, UnknownVersionError } from '../versions/index.ts';
 import type { InventorySource } from '../versions/inventory.ts';
 import { allows, createOperatorToken, hashToken, isRole } from './tokens.ts';
 
@@ -162,9 +162,8 @@ function routes(o: OpApiOptions): Route[] {
       });
       if (!ok) throw new HttpError(404, `no unrevoked certificate ${params.serial}`);
       // The edge's last valid certificate: a version without it, desired fleet-wide (controller/versions/evict.ts).
-      const edge = (await store.listCertificates()).find((c) => c.serial === params.serial!.toUpperCase() || c.serial === params.serial)?.edge;
-      const ev = edge ? await evictRevokedEdge(store, edge, { signingKey: o.signingKey, actor: caller.name }) : null;
-      return [200, { revoked: params.serial, reason, ...(ev && { evicted: { edge, version: ev.version, edges: ev.edges } }) }];
+      const ev = await evictAfterRevocation(store, params.serial!, { signingKey: o.signingKey, actor: caller.name });
+      return [200, { revoked: params.serial, reason, ...(ev && { evicted: { edge: ev.edge, version: ev.version, edges: ev.edges } }) }];
     } },
     { method: 'GET', path: '/tokens', role: 'admin', action: 'token.list', handle: async () =>
       [200, (await store.listOperatorTokens()).map(({ tokenHash: _h, ...r }) => r)] },

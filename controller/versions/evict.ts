@@ -15,6 +15,9 @@ import { addVersion } from './push.ts';
 /** What {@link evictRevokedEdge} did: the new version and the edges that now desire it. */
 export interface Eviction { version: number; edges: string[]; blast: BlastRadius | null }
 
+/** What {@link evictAfterRevocation} did: the edge the certificate belonged to, and its eviction. */
+export interface CertificateEviction extends Eviction { edge: string }
+
 /**
  * When `edge` is revoked in the enrolled inventory (all its certificates revoked) and an intent version exists,
  * appends a version with the latest intent compiled without it and sets it desired on every edge that has a
@@ -37,4 +40,15 @@ export async function evictRevokedEdge(store: Store, edge: string, opts: { signi
   await setDesired(store, edges, r.version.id);
   await store.appendAudit({ actor: opts.actor, action: 'edge.evict', target: edge, outcome: 'ok', detail: { version: r.version.id, edges } });
   return { version: r.version.id, edges, blast: r.blast };
+}
+
+/**
+ * After certificate `serial` was revoked: evicts the edge it belonged to when that was its last valid certificate
+ * ({@link evictRevokedEdge}). Null, changing nothing, for an unknown serial or an edge that still holds a valid one.
+ * @example if (await revokeEdgeCertificate(store, serial, 'stolen')) await evictAfterRevocation(store, serial, { signingKey, actor: 'cli:alice' })
+ */
+export async function evictAfterRevocation(store: Store, serial: string, opts: { signingKey: KeyObject; actor: string }): Promise<CertificateEviction | null> {
+  const edge = (await store.getCertificate(serial.toUpperCase()))?.edge;
+  const ev = edge ? await evictRevokedEdge(store, edge, opts) : null;
+  return ev && edge ? { ...ev, edge } : null;
 }

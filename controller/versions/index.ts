@@ -9,4 +9,4 @@ export { UnknownVersionError } from './errors.ts';
 export { addVersion, rollbackTo, intentHash, type AddVersionOptions, type AddedVersion, type IntentSource } from './push.ts';
 export { diffIntents, diffInventories, blastRadius, diffVersions, type IntentChange, type InventoryChange, type BlastRadius, type VersionDiff } from './diff.ts';
 export { loadOrCreateSigningKey, SIGNING_KEY_FILE, type SigningKey } from './keys.ts';
-export { evictRevokedEdge, type Eviction } from './evict.ts';
+export { evictAfterRevocation, evictRevokedEdge, type CertificateEviction, type Eviction } from './evict.ts';

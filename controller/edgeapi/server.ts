@@ -20,6 +20,12 @@ import { edgeBus, emitEdgeEvent, type EdgeEvent } from './desired.ts';
 /** Longest long-poll a client may ask for, seconds. */
 export const MAX_WAIT_S = 120;
 const MAX_BODY = 1 << 20;
+/**
+ * Listen backlog (the kernel caps it at net.core.somaxconn). Node's default, 511, overflowed when a fleet
+ * reconnected at once (after a controller restart, or every edge opening its second connection): the kernel
+ * dropped the SYNs and the edges' handshakes waited out 1 s and 3 s SYN retransmissions.
+ */
+export const LISTEN_BACKLOG = 4096;
 
 export interface EdgeApiOptions {
   store: Store;
@@ -45,9 +51,17 @@ export interface EdgeApiOptions {
   now?: () => number;
   /**
    * How often the server looks for desired versions changed by another process (a CLI, a promotion runner
-   * elsewhere) and wakes those edges' long-polls, ms. One store query per scan. Default 2000; 0 = never.
+   * elsewhere) and wakes those edges' long-polls, ms. A scan reads SQLite's data_version, and the edges' desired
+   * versions only when another connection committed since. Default 500; 0 = never.
    */
   scanMs?: number;
+  /**
+   * How often the latest contact of each edge (last seen, last health report) is written to the store, ms;
+   * {@link EdgeApi.flushContacts} writes at once. Default 500.
+   */
+  contactFlushMs?: number;
+  /** Bundle bodies being written at once; further ones wait for a slot (see sendSlots). Default 32. */
+  bundleSlots?: number;
 }
 
 /** A running edge API. */
@@ -58,16 +72,19 @@ export interface EdgeApi {
   port: number;
   /** Telemetry records held in memory when no telemetryFile is set (newest last). */
   telemetry(): unknown[];
+  /** Writes the edges' latest contact (last seen, health) now; resolves when it is in the store. */
+  flushContacts(): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
  * Group commit: store writes of many requests share one transaction, so one fsync (the store commits with
- * synchronous=FULL) carries all the health reports and acks that arrived while the previous commit ran.
+ * synchronous=FULL) carries all the acks (and their audit entries) that arrived while the previous commit ran.
  * Each request is still answered only after the commit that holds its write, so nothing is acknowledged
  * before it is durable. Every write runs in its own savepoint: one failing (say, a deleted edge) rejects
- * only its own request. better-sqlite3 commits synchronously, so without this 1,000 reports a second mean
- * 1,000 fsyncs blocking the event loop (bench/controller-load.ts).
+ * only its own request. better-sqlite3 commits synchronously, so without this a fan-out's 1,000 acks mean
+ * 1,000 fsyncs blocking the event loop (bench/controller-load.ts). Health reports and "last seen" are not
+ * written here but by {@link contactLog}.
  */
 function groupCommit(store: Store): (run: (tx: Store) => Promise<unknown>, single?: boolean) => Promise<void> {
   type Job = { run: (tx: Store) => Promise<unknown>; single: boolean; resolve: () => void; reject: (e: unknown) => void };
@@ -98,6 +115,68 @@ function groupCommit(store: Store): (run: (tx: Store) => Promise<unknown>, singl
   });
 }
 
+/**
+ * The latest contact per edge — `lastSeen` and the last health report — is soft state: kept in memory and
+ * written for all edges in one transaction every `everyMs` (one fsync, not one per report). A report is
+ * superseded by the edge's next one a second later; what a crash may lose is under `everyMs` of "last seen".
+ * The durable record of every health report is the analytics write-ahead log (`healthSink`), appended before
+ * the edge gets its 200. Acks, which the promotion workflow counts, stay durable before their answer.
+ */
+function contactLog(store: Store, everyMs: number): { note(edge: string, at: number, health?: unknown): void; flush(): Promise<void>; stop(): Promise<void> } {
+  let pending = new Map<string, { edge: string; lastSeen: number; health?: unknown }>();
+  let running: Promise<void> | null = null;
+  // `.finally`, not try/finally inside: with nothing pending the body ends synchronously, and `running` must not
+  // keep a settled promise that would make every later flush a no-op.
+  const flush = (): Promise<void> => (running ??= (async () => {
+    while (pending.size) {
+      const batch = pending;
+      pending = new Map();
+      try {
+        await store.recordContacts([...batch.values()]);
+      } catch {
+        // Store busy or closing: keep what no newer contact replaced; the next tick tries again.
+        for (const [k, v] of batch) if (!pending.has(k)) pending.set(k, v);
+        return;
+      }
+    }
+  })().finally(() => { running = null; }));
+  const timer = everyMs > 0 ? setInterval(() => void flush(), everyMs) : undefined;
+  timer?.unref();
+  return {
+    note(edge, at, health) {
+      const c = pending.get(edge);
+      if (!c) { pending.set(edge, { edge, lastSeen: at, ...(health !== undefined && { health }) }); return; }
+      c.lastSeen = Math.max(c.lastSeen, at);
+      if (health !== undefined) c.health = health;
+    },
+    flush: async () => { await running; await flush(); },
+    stop: async () => { if (timer) clearInterval(timer); await running; await flush(); },
+  };
+}
+
+/**
+ * Send slots for bundle bodies (0.1-0.6 MB each at 1,000 edges): a fan-out that answered every held poll at
+ * once queued ~150 MB of TLS writes in one turn, and the health reports behind it timed out. A body holds a
+ * slot until its response has been handed to the kernel ('finish') or its connection closed. Resolves with the
+ * slot's release function (idempotent).
+ */
+function sendSlots(n: number): () => Promise<() => void> {
+  let free = n;
+  const queue: (() => void)[] = [];
+  const grant = (resolve: (release: () => void) => void) => {
+    let held = true;
+    resolve(() => {
+      if (!held) return;
+      held = false;
+      const next = queue.shift();
+      if (next) next(); else free++;
+    });
+  };
+  return () => new Promise((resolve) => {
+    if (free > 0) { free--; grant(resolve); } else queue.push(() => grant(resolve));
+  });
+}
+
 class HttpError extends Error {
   constructor(readonly status: number, message: string) { super(message); }
 }
@@ -114,6 +193,8 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
   const signingKeys = opts.signingKeys.map((k) => k.export({ type: 'spki', format: 'pem' }).toString());
   const polls = new Set<ServerResponse>();
   const write = groupCommit(store);
+  const contacts = contactLog(store, opts.contactFlushMs ?? 500);
+  const slot = sendSlots(opts.bundleSlots ?? 32);
   const peerOf = new WeakMap<TLSSocket, ReturnType<TLSSocket['getPeerCertificate']>>();
   // One bus listener for all polls: a fan-out to N edges then costs N wake-ups, not N × N listener calls.
   const waiters = new Map<string, Set<() => void>>();
@@ -212,6 +293,9 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
   async function desiredFor(edge: string, have: string | null): Promise<{ version: number; hash: string; envelopeJson: string } | null> {
     const e = await store.getEdge(edge);
     if (!e || e.desiredVersion === null) return null;
+    // The hash first: a poll that already has the bundle reads no envelope.
+    const hash = await store.getBundleHash(e.desiredVersion, edge);
+    if (hash === null || hash === have) return null;
     // The stored JSON goes out as it is: parsing and re-serialising 0.1-0.6 MB envelopes was ~10 % of the CPU at 1,000 edges.
     const b = await store.getBundleText(e.desiredVersion, edge);
     if (!b || b.hash === have) return null;
@@ -227,9 +311,23 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
       res.writeHead(200, { 'content-type': 'application/json', 'x-patronus-version': String(d.version), etag: `"${d.hash}"` });
       res.end(d.envelopeJson + '\n');
     };
-    await write((tx) => tx.updateEdge(edge, { lastSeen: now() }), true).catch(() => undefined);
-    const first = await desiredFor(edge, have);
-    if (first || waitS === 0) return send(first);
+    /** A bundle body waits for a send slot, then is read (the newest desired one) and sent. */
+    const sendBundle = async (): Promise<boolean> => {
+      const release = await slot();
+      try {
+        if (res.writableEnded || res.destroyed) { release(); return true; }
+        const d = await desiredFor(edge, have);
+        if (!d) { release(); return false; }
+        res.once('finish', release);
+        res.once('close', release);
+        send(d);
+        return true;
+      } catch (e) { release(); throw e; }
+    };
+    contacts.note(edge, now());
+    const first = await store.getEdge(edge).then(async (e) => e?.desiredVersion != null && (await store.getBundleHash(e.desiredVersion, edge)) !== have);
+    if (first) { if (await sendBundle()) return; }
+    if (waitS === 0) return send(null);
     // Long-poll: answer on the first desired-version change for this edge, or 204 after `wait` seconds.
     await new Promise<void>((resolve) => {
       const mine = waiters.get(edge) ?? waiters.set(edge, new Set()).get(edge)!;
@@ -237,7 +335,7 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
         clearTimeout(timer); mine.delete(onDesired); if (!mine.size) waiters.delete(edge);
         req.off('close', finish); polls.delete(res); resolve();
       };
-      const onDesired = () => void desiredFor(edge, have).then((d) => { if (d) { send(d); finish(); } }, () => undefined);
+      const onDesired = () => void sendBundle().then((sent) => { if (sent) finish(); }, () => undefined);
       const timer = setTimeout(() => { send(null); finish(); }, waitS * 1000);
       mine.add(onDesired);
       req.on('close', finish);
@@ -290,7 +388,7 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
         if (opts.healthSink) {
           try { opts.healthSink({ edge, receivedAt: t, health: b.health, telemetry: b.telemetry ?? [] }); } catch (e) { throw new HttpError(503, `health report not accepted: ${(e as Error).message}`); }
         }
-        await write((tx) => tx.updateEdge(edge, { lastSeen: t, health: { ...b.health, receivedAt: t } }), true);
+        contacts.note(edge, t, { ...b.health, receivedAt: t });
         if (b.telemetry?.length && !opts.healthSink) {
           const lines = b.telemetry.map((r) => ({ edge, receivedAt: t, ...r }));
           if (opts.telemetryFile) appendFileSync(opts.telemetryFile, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
@@ -316,27 +414,32 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
     });
   });
 
-  // setDesired in this process wakes polls at once; changes written by other processes are found by this scan.
+  // setDesired in this process wakes polls at once; changes written by other processes are found by this scan,
+  // which reads the edges only when another connection has committed since the last look.
   const seen = new Map<string, number | null>();
   let scanning = false;
+  let lastData: number | null = null;
   const scan = async () => {
     if (scanning) return;
     scanning = true;
     try {
-      for (const e of await store.listEdges()) {
-        const before = seen.get(e.name);
-        seen.set(e.name, e.desiredVersion);
-        if (before !== undefined && before !== e.desiredVersion && e.desiredVersion !== null) emitEdgeEvent(store, { kind: 'desired', edge: e.name, version: e.desiredVersion });
+      const data = await store.externalChanges();
+      if (data === lastData) return;
+      lastData = data;
+      for (const e of await store.listDesiredVersions()) {
+        const before = seen.get(e.edge);
+        seen.set(e.edge, e.desiredVersion);
+        if (before !== undefined && before !== e.desiredVersion && e.desiredVersion !== null) emitEdgeEvent(store, { kind: 'desired', edge: e.edge, version: e.desiredVersion });
       }
-    } catch { /* store closing; the next scan tries again */ } finally { scanning = false; }
+    } catch { lastData = null; /* store closing; the next scan tries again */ } finally { scanning = false; }
   };
   await scan();
-  const scanTimer = (opts.scanMs ?? 2000) > 0 ? setInterval(() => void scan(), opts.scanMs ?? 2000) : undefined;
+  const scanTimer = (opts.scanMs ?? 500) > 0 ? setInterval(() => void scan(), opts.scanMs ?? 500) : undefined;
   scanTimer?.unref();
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG }, () => { server.off('error', reject); resolve(); });
   });
   const port = (server.address() as AddressInfo).port;
   const host = opts.host ?? '127.0.0.1';
@@ -344,11 +447,12 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
     server, port,
     url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
     telemetry: () => memTelemetry.slice(),
+    flushContacts: () => contacts.flush(),
     close: () => new Promise<void>((resolve) => {
       if (scanTimer) clearInterval(scanTimer);
       edgeBus(store).off('event', onDesired);
       for (const r of polls) { r.writeHead(503, { 'content-type': 'application/json' }); r.end(JSON.stringify({ error: 'controller shutting down' }) + '\n'); }
-      server.close(() => resolve());
+      server.close(() => void contacts.stop().then(resolve, () => resolve()));
       server.closeAllConnections();
     }),
   };

@@ -289,6 +289,28 @@ class Core {
     return this.q('SELECT edge, hash FROM bundles WHERE version = ? ORDER BY edge').all(version) as { edge: string; hash: string }[];
   }
 
+  getBundleHash(version: number, edge: string): string | null {
+    const r = this.q('SELECT hash FROM bundles WHERE version = ? AND edge = ?').get(version, edge) as Row | undefined;
+    return r ? String(r.hash) : null;
+  }
+
+  listDesiredVersions(): { edge: string; desiredVersion: number | null }[] {
+    return (this.q('SELECT name, desired_version FROM edges ORDER BY name').all() as Row[])
+      .map((r) => ({ edge: String(r.name), desiredVersion: num(r.desired_version) }));
+  }
+  recordContacts(contacts: { edge: string; lastSeen: number; health?: unknown }[]): number {
+    const seen = this.q('UPDATE edges SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE name = ?');
+    const withHealth = this.q('UPDATE edges SET last_seen = MAX(COALESCE(last_seen, 0), ?), health = ? WHERE name = ?');
+    let n = 0;
+    for (const c of contacts) {
+      n += (c.health === undefined ? seen.run(c.lastSeen, c.edge) : withHealth.run(c.lastSeen, json(c.health), c.edge)).changes;
+    }
+    return n;
+  }
+  dataVersion(): number {
+    return Number(this.q('PRAGMA data_version').pluck().get());
+  }
+
   getEdge(name: string): EdgeRecord | null {
     const r = this.q('SELECT * FROM edges WHERE name = ?').get(name) as Row | undefined;
     return r ? toEdge(r) : null;
@@ -497,6 +519,14 @@ class SqliteStore implements Store {
   getBundleText(version: number, edge: string) { return this.run(() => this.core.getBundleText(version, edge)); }
   listBundles(version: number) { return this.run(() => this.core.listBundles(version)); }
   listBundleHashes(version: number) { return this.run(() => this.core.listBundleHashes(version)); }
+  getBundleHash(version: number, edge: string) { return this.run(() => this.core.getBundleHash(version, edge)); }
+  listDesiredVersions() { return this.run(() => this.core.listDesiredVersions()); }
+  recordContacts(contacts: { edge: string; lastSeen: number; health?: unknown }[]) {
+    // One transaction for the batch (one fsync), or part of the caller's when called inside one.
+    if (this.txDepth !== null || this.joinsTx()) return this.run(() => this.core.recordContacts(contacts));
+    return this.tx((t) => t.recordContacts(contacts));
+  }
+  externalChanges() { return this.run(() => this.core.dataVersion()); }
   upsertEdge(name: string, patch?: EdgePatch) { return this.run(() => this.core.upsertEdge(name, patch)); }
   getEdge(name: string) { return this.run(() => this.core.getEdge(name)); }
   listEdges() { return this.run(() => this.core.listEdges()); }

@@ -181,6 +181,8 @@ export interface Store {
   listBundles(version: number): Promise<BundleRecord[]>;
   /** Edge and hash of every bundle of a version, ordered by edge name (no envelope parsing: cheap for diffs). */
   listBundleHashes(version: number): Promise<{ edge: string; hash: string }[]>;
+  /** The hash alone of one edge's bundle of a version (a long-poll compares it before reading the envelope). */
+  getBundleHash(version: number, edge: string): Promise<string | null>;
 
   // ── edges ─────────────────────────────────────────────────────────────────────────
   /** Creates the edge if missing, else applies `patch` to it. */
@@ -190,6 +192,19 @@ export interface Store {
   /** @throws StoreNotFoundError when the edge does not exist. */
   updateEdge(name: string, patch: EdgePatch): Promise<EdgeRecord>;
   deleteEdge(name: string): Promise<boolean>;
+  /** Every edge's desired version, ordered by name; no JSON parsed (the edge API's scan for other writers). */
+  listDesiredVersions(): Promise<{ edge: string; desiredVersion: number | null }[]>;
+  /**
+   * Writes the edge API's latest contact per edge — `lastSeen`, and `health` when given — in one transaction,
+   * without reading the rows back. Edges that no longer exist are skipped; returns how many rows changed.
+   * `lastSeen` only moves forward.
+   */
+  recordContacts(contacts: { edge: string; lastSeen: number; health?: unknown }[]): Promise<number>;
+  /**
+   * A number that changes whenever another connection (another process: a CLI, a promotion runner) committed
+   * to the store since the last call saw it — SQLite's `PRAGMA data_version`. Cheap: no table is read.
+   */
+  externalChanges(): Promise<number>;
 
   // ── enrolment tokens ─────────────────────────────────────────────────────────────
   addEnrolmentToken(t: { tokenHash: string; edge: string; expiresAt: number; createdAt?: number }): Promise<void>;

@@ -178,8 +178,23 @@ test('a tampered envelope is refused by the agent client: nothing applied, ack o
 
 test('health reports land in the store', async () => {
   await waitFor((e) => e.kind === 'health');
+  await api.flushContacts(); // the latest contact is written every 500 ms; this writes it now
   const h = (await store.getEdge('edge1'))?.health as { node: string; commitConfirmed: { ok: boolean } };
   assert.is(h.node, 'edge1');
+});
+
+test('the latest contact keeps being written on its own, every 500 ms, also after a flush that found nothing', async () => {
+  await api.flushContacts();
+  await api.flushContacts(); // nothing pending: must not stop later writes
+  const before = (await store.getEdge('edge1'))!.lastSeen!;
+  const t0 = Date.now();
+  let after = before;
+  while (after === before && Date.now() - t0 < 3000) {
+    await new Promise((r) => setTimeout(r, 100));
+    after = (await store.getEdge('edge1'))!.lastSeen!;
+  }
+  assert.ok(after > before, `last seen moved without an explicit flush (${before} → ${after})`);
+  assert.ok(Date.now() - t0 < 1500, `within about one interval (${Date.now() - t0} ms)`);
 });
 
 test('a reflexive endpoint the agent learns reaches the controller in the edge\'s inventory report', async () => {

@@ -56,6 +56,39 @@ test('edges are created by upsert, patched field by field, and unknown edges are
   await s.close();
 });
 
+test('the edge API\'s lean reads and batched contact writes: bundle hash, desired versions, last contact', async () => {
+  const s = await openStore(':memory:');
+  await s.insertVersion(v('one'), [{ edge: 'e1', hash: 'a', envelope: { x: 1 } }]);
+  assert.is(await s.getBundleHash(1, 'e1'), 'a');
+  assert.is(await s.getBundleHash(1, 'e2'), null);
+  await s.upsertEdge('e2');
+  await s.upsertEdge('e1', { desiredVersion: 1, lastSeen: 100, health: { at: 'old' } });
+  assert.equal(await s.listDesiredVersions(), [{ edge: 'e1', desiredVersion: 1 }, { edge: 'e2', desiredVersion: null }]);
+  // One batch: e1 gets health and a newer lastSeen, e2 only lastSeen, a deleted edge is skipped.
+  assert.is(await s.recordContacts([{ edge: 'e1', lastSeen: 200, health: { at: 'new' } }, { edge: 'e2', lastSeen: 150 }, { edge: 'gone', lastSeen: 1 }]), 2);
+  assert.equal([(await s.getEdge('e1'))!.lastSeen, (await s.getEdge('e1'))!.health], [200, { at: 'new' }]);
+  assert.equal([(await s.getEdge('e2'))!.lastSeen, (await s.getEdge('e2'))!.health], [150, null]);
+  await s.recordContacts([{ edge: 'e1', lastSeen: 50 }]);
+  assert.is((await s.getEdge('e1'))!.lastSeen, 200, 'lastSeen does not go back');
+  // Inside a transaction, the batch is part of it.
+  await rejects(() => s.tx(async (tx) => { await tx.recordContacts([{ edge: 'e2', lastSeen: 999 }]); throw new Error('abort'); }));
+  assert.is((await s.getEdge('e2'))!.lastSeen, 150);
+  await s.close();
+});
+
+test('externalChanges moves when another connection commits, not on this one\'s own writes', async () => {
+  const file = join(dir, 'external.db');
+  const a = await openStore(file);
+  const b = await openStore(file);
+  const v0 = await a.externalChanges();
+  await a.upsertEdge('e1');
+  assert.is(await a.externalChanges(), v0, 'own commit');
+  await b.upsertEdge('e2');
+  assert.is.not(await a.externalChanges(), v0, 'the other connection committed');
+  await a.close();
+  await b.close();
+});
+
 test('an enrolment token is consumed once, and refused when unknown, used or expired', async () => {
   const s = await openStore(':memory:');
   await s.addEnrolmentToken({ tokenHash: 't1', edge: 'e1', expiresAt: 100 });

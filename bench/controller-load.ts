@@ -23,14 +23,20 @@
  *   `--workers` forked processes; their CPU and event-loop delay are reported so a loaded client side shows.
  *
  * Phases per side: sync (each edge: a health POST opening its connection, a bundle fetch, verify, ack —
- * spread over --ramp-s), warm-up (3 s), steady (--seconds, the figures p50/p99 come from), and for the
- * controller the fan-out. Latency = request start to last byte at the client, ms.
+ * spread over --ramp-s), warm-up (the loops started edge by edge over --ramp-s, until every edge had a health
+ * report answered — `warm_s`, its second connection is open — then 3 s), steady (--seconds,
+ * the figures p50/p99 come from), and the fan-out. Latency = request start to last byte at the client, ms.
+ * - The echo server's fan-out is the baseline of the controller's: on a message it swaps in every edge's
+ *   version-2 envelope and answers the held polls at once; the same clients verify and ack the same bytes, so
+ *   `echo_fanout_s` is what the simulated clients and the wire alone take on this machine.
+ * - Both servers listen with the same backlog (4096, capped by net.core.somaxconn).
+ * - PT_SIM_TRACE=PREFIX writes each worker's slow requests (bench/lib/edge-sim.ts) for a tail's post-mortem.
  * Goal (issue 9): p99 ≤ 50 ms and ≤ 2× the echo baseline; fan-out ≤ 10 s.
  * The last line is one JSON object with the raw figures; exits 1 without it when it cannot measure (an edge
  * that did not sync or ack, failed requests, a server that did not start).
  *
  * Run: flock /tmp/pt-heavy.lock node --import tsx bench/controller-load.ts [--edges 1000] [--seconds 30]
- *      [--workers 2] [--ramp-s 5] [--fetch-s 30] [--cpu-prof DIR]   (DIR: the controller writes a V8 CPU profile there on exit)
+ *      [--workers 2] [--ramp-s 5] [--fetch-s 30] [--cpu-prof DIR] [--echo-only (diagnosis: the baseline alone, exit 1)]   (DIR: the controller writes a V8 CPU profile there on exit)
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
@@ -52,7 +58,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: flags } = parseArgs({
   options: {
     edges: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' },
-    workers: { type: 'string', default: '2' }, 'ramp-s': { type: 'string' }, 'fetch-s': { type: 'string', default: '30' }, 'cpu-prof': { type: 'string' },
+    workers: { type: 'string', default: '2' }, 'echo-only': { type: 'boolean', default: false }, 'ramp-s': { type: 'string' }, 'fetch-s': { type: 'string', default: '30' }, 'cpu-prof': { type: 'string' },
   },
 });
 const N = Number(flags.edges), SECONDS = Number(flags.seconds), WORKERS = Number(flags.workers);
@@ -172,6 +178,8 @@ interface SideResult {
   clientCpuPct: number; clientLagP99: number; clientLagMax: number;
   fanout?: { s: number; wakeS: number; health: ReturnType<typeof stats>; serverCpuPct: number; acked: number };
   errors: Record<string, number>; errorSamples: string[]; resets: number; verify: ReturnType<typeof stats>;
+  /** From `start` until every edge had a health report answered (its second connection open), s. */
+  warmS: number;
 }
 
 async function runSide(name: string, url: string, serverPid: number, fleet: Fleet, fanout?: () => Promise<number>): Promise<SideResult> {
@@ -205,9 +213,14 @@ async function runSide(name: string, url: string, serverPid: number, fleet: Flee
   let failure: string | null = okSynced === N ? null : `${name}: only ${okSynced} of ${N} edges fetched, verified and acked their bundle in the sync phase`;
   let fan: SideResult['fanout'];
   let steadyCpu = { server: 0, clients: 0 }, rss = { rss: NaN, peak: NaN };
+  let warmS = NaN;
   if (!failure) {
     phase('warmup');
-    for (const c of workers) c.send({ type: 'start' });
+    const tStart = performance.now();
+    const warm = Promise.all(workers.map((c) => once(c, 'warm', (RAMP_S + 60) * 1000)));
+    for (const c of workers) c.send({ type: 'start', rampMs: RAMP_S * 1000 });
+    await warm;
+    warmS = r2((performance.now() - tStart) / 1000);
     await sleep(WARMUP_S * 1000);
     log(`${name}: steady ${SECONDS} s (load ${load().join(' ')})`);
     phase('steady');
@@ -246,7 +259,7 @@ async function runSide(name: string, url: string, serverPid: number, fleet: Flee
     serverCpuPct: r2(steadyCpu.server), serverRss: rss, clientCpuPct: r2(steadyCpu.clients),
     clientLagP99: r2(Math.max(...results.map((r) => r.lag.p99))), clientLagMax: r2(Math.max(...results.map((r) => r.lag.max))),
     ...(fan && { fanout: fan }), errors, errorSamples,
-    resets: results.reduce((a, r) => a + r.resets, 0), verify: stats(results.flatMap((r) => r.verifyMs)),
+    resets: results.reduce((a, r) => a + r.resets, 0), verify: stats(results.flatMap((r) => r.verifyMs)), warmS,
   };
   log(`${name}: steady health p50/p99 ${result.steady.health.p50}/${result.steady.health.p99} ms (${result.steady.health.n}), fetch ${result.steady.fetch.p50}/${result.steady.fetch.p99} ms (${result.steady.fetch.n}); server CPU ${result.serverCpuPct}% RSS ${rss.rss} MB; clients CPU ${result.clientCpuPct}% lag p99 ${result.clientLagP99} ms, verify p50 ${result.verify.p50} ms, ${result.resets} keep-alive resends${fan ? `; fan-out ${fan.s} s (wake ${fan.wakeS} s)` : ''}`);
   for (const c of workers) children.delete(c);
@@ -296,6 +309,10 @@ async function main(): Promise<number> {
     for (const b of await store.listBundles(1)) envelopes[b.edge] = { hash: b.hash, version: 1, text: JSON.stringify(b.envelope) + '\n' };
     const envFile = join(state, 'echo-envelopes.json');
     writeFileSync(envFile, JSON.stringify(envelopes));
+    const envelopes2: Record<string, EchoEnvelope> = {};
+    for (const b of await store.listBundles(2)) envelopes2[b.edge] = { hash: b.hash, version: 2, text: JSON.stringify(b.envelope) + '\n' };
+    const envFile2 = join(state, 'echo-envelopes-2.json');
+    writeFileSync(envFile2, JSON.stringify(envelopes2));
     const sizes = Object.values(envelopes).map((e) => e.text.length).sort((a, b) => a - b);
     log(`setup: ${N} edges, versions 1 and 2 in ${Math.round(tCompile - t0)} ms, ${N} certificates in ${Math.round(performance.now() - tCompile)} ms; bundle envelopes ${sizes[0]}..${sizes[sizes.length - 1]} B`);
     const fleet: Fleet = { edges, caPem: ca.certPem, signingKeys: [signing.publicKey.export({ type: 'spki', format: 'pem' }).toString()] };
@@ -306,9 +323,13 @@ async function main(): Promise<number> {
     children.add(echo);
     const listening = once<{ port: number }>(echo, 'listening', 30_000);
     echo.send({ type: 'init', keyPem: serverCert.keyPem, certPem: serverCert.pem + ca.certPem, caPem: ca.certPem, envelopesFile: envFile });
-    const echoRes = await runSide('echo', `https://127.0.0.1:${(await listening).port}`, echo.pid!, fleet);
+    const echoRes = await runSide('echo', `https://127.0.0.1:${(await listening).port}`, echo.pid!, fleet, async () => {
+      echo.send({ type: 'fanout', envelopesFile: envFile2 });
+      return Date.now();
+    });
     echo.kill('SIGTERM');
     children.delete(echo);
+    if (flags['echo-only']) { log('--echo-only: the controller side is not run; no JSON line'); return 1; }
 
     // ---- the controller
     const port = await freePort();
@@ -341,6 +362,7 @@ async function main(): Promise<number> {
       fetch_p50_ms: ctlRes.steady.fetch.p50, fetch_p99_ms: ctlRes.steady.fetch.p99,
       requests: ctlRes.steady.all.n,
       fanout_s: f.s, fanout_wake_s: f.wakeS, fanout_health_p99_ms: f.health.p99, fanout_cpu_pct: f.serverCpuPct,
+      echo_fanout_s: echoRes.fanout!.s, echo_fanout_health_p99_ms: echoRes.fanout!.health.p99, fanout_ratio: r2(f.s / echoRes.fanout!.s),
       cpu_pct: ctlRes.serverCpuPct, rss_mb: ctlRes.serverRss.rss, rss_peak_mb: ctlRes.serverRss.peak,
       echo_p50_ms: echoRes.steady.all.p50, echo_p99_ms: echoRes.steady.all.p99,
       echo_health_p99_ms: echoRes.steady.health.p99, echo_fetch_p99_ms: echoRes.steady.fetch.p99, echo_requests: echoRes.steady.all.n,
@@ -348,7 +370,7 @@ async function main(): Promise<number> {
       p99_ratio: r2(ctlRes.steady.all.p99 / echoRes.steady.all.p99), cpu_ratio: r2(ctlRes.serverCpuPct / echoRes.serverCpuPct),
       sync_fetch_p99_ms: ctlRes.sync.fetch.p99, echo_sync_fetch_p99_ms: echoRes.sync.fetch.p99,
       client_cpu_pct: ctlRes.clientCpuPct, client_lag_p99_ms: ctlRes.clientLagP99, echo_client_cpu_pct: echoRes.clientCpuPct, echo_client_lag_p99_ms: echoRes.clientLagP99,
-      client_verify_p50_ms: ctlRes.verify.p50, resends: ctlRes.resets, echo_resends: echoRes.resets,
+      warm_s: ctlRes.warmS, echo_warm_s: echoRes.warmS, client_verify_p50_ms: ctlRes.verify.p50, resends: ctlRes.resets, echo_resends: echoRes.resets,
       certs: 'pki-direct', fanout_by: 'setDesired-other-process', load_before: loadBefore, load_after: load(),
     };
     process.stdout.write(JSON.stringify(out) + '\n');

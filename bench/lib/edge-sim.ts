@@ -3,18 +3,22 @@
  * IPC channel. Each edge speaks the edge API (docs/edge-api.md) the way dataplane/agent/controller-client.ts
  * does: its own client certificate and keep-alive HTTPS agent (maxSockets 4, so the held long-poll and the
  * health reports use their own TLS connections), `GET /v1/bundle?have=…&wait=…` held as a long-poll, a
- * signature check with `verifySignedBundle` before acking the hash, and a health report — here with telemetry
- * records — once per `healthIntervalMs`, fired on a fixed schedule (not after the previous answer) so a slow
+ * signature check with `verifySignedBundle` before acking the hash (in a worker thread,
+ * bench/lib/verify-thread.ts), and a health report — here with telemetry records — once per `healthIntervalMs`, fired on a fixed schedule (not after the previous answer) so a slow
  * server cannot lower the offered load (no coordinated omission). Every request's latency (request start to
- * last body byte, ms) is recorded under the phase the orchestrator last announced.
+ * last body byte, ms) is recorded under the phase the orchestrator last announced. `start` takes `rampMs`: edge i
+ * starts its loops i/n of it later, as `sync` does, so the second TLS connection every edge opens then (its
+ * held poll takes the first) is not a connect storm. With PT_SIM_TRACE=PREFIX in the environment each worker
+ * writes PREFIX.<pid>.json on `stop`: every request over 200 ms (start time, ms, reused socket or not, ms to
+ * the socket and to the TLS handshake) and the worker's event-loop stalls over 100 ms — where a tail comes from.
  *
  * Messages in (from the orchestrator): `init`, `sync`, `start`, `phase`, `stop`. Out: `ready`, `synced`,
- * `acked` (one per edge that verified and acked a bundle it got on its long-poll), `result`.
+ * `acked` (one per edge that verified and acked a bundle it got on its long-poll), `warm` (every edge had a
+ * health report answered since `start`: its connections are open), `result`.
  */
 import { Agent as HttpsAgent, request } from 'node:https';
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { verifySignedBundle } from '../../dataplane/bundle/signature.ts';
+import { Worker } from 'node:worker_threads';
 
 /** One simulated edge: its name and its client key and certificate (PEM). */
 export interface SimEdge { name: string; keyPem: string; certPem: string }
@@ -65,7 +69,6 @@ interface EdgeState extends SimEdge {
 
 const KINDS = ['connect', 'health', 'fetch', 'ack', 'poll'] as const;
 let cfg: InitMessage;
-let trusted: KeyObject[] = [];
 let edges: EdgeState[] = [];
 let phase = 'idle';
 let running = false;
@@ -100,9 +103,15 @@ function call(e: EdgeState, method: string, path: string, body: unknown, timeout
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers, ms: performance.now() - t0 }));
+      res.on('end', () => {
+        const ms = performance.now() - t0;
+        if (process.env.PT_SIM_TRACE && ms > 200) slowTrace.push({ at: Math.round(t0 + performance.timeOrigin), ms: Math.round(ms), path: u.pathname, method, reused: req.reusedSocket, sock: tSock === null ? null : Math.round(tSock - t0), conn: tConn === null ? null : Math.round(tConn - t0), phase });
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers, ms });
+      });
       res.on('error', reject);
     });
+    let tSock: number | null = null, tConn: number | null = null;
+    req.on('socket', (sk) => { tSock = performance.now(); if ((sk as unknown as { connecting: boolean }).connecting) sk.once('secureConnect', () => { tConn = performance.now(); }); });
     req.on('timeout', () => req.destroy(new Error(`${method} ${u.pathname}: no answer within ${timeoutMs} ms`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
       // The server closed an idle keep-alive socket as this request went out on it: Node's documented
@@ -118,6 +127,17 @@ function call(e: EdgeState, method: string, path: string, body: unknown, timeout
   });
 }
 let resets = 0;
+const slowTrace: unknown[] = [];
+/** With PT_SIM_TRACE: every event-loop stall over 100 ms (when it ended, how long, the phase). */
+const stalls: { at: number; ms: number; phase: string }[] = [];
+if (process.env.PT_SIM_TRACE) {
+  let last = performance.now();
+  setInterval(() => {
+    const t = performance.now();
+    if (t - last > 150) stalls.push({ at: Math.round(t + performance.timeOrigin), ms: Math.round(t - last - 50), phase });
+    last = t;
+  }, 50).unref();
+}
 /** Parse + signature check + bundle schema check per verified envelope, ms (client-side work in the fan-out). */
 const verifyMs: number[] = [];
 
@@ -126,12 +146,36 @@ function expect(r: Reply, ...ok: number[]): Reply {
   return r;
 }
 
-/** Verifies an envelope as the agent does and acks its hash; returns the hash. */
+/** The verification thread (bench/lib/verify-thread.ts) and its pending envelopes. */
+let verifier: Worker | null = null;
+const pendingVerify = new Map<number, { resolve: (hash: string) => void; reject: (e: Error) => void }>();
+let verifyId = 0;
+function verifyInThread(body: Buffer): Promise<string> {
+  if (!verifier) {
+    // A TypeScript worker: the thread registers tsx's loader itself (Node 20 does not apply --import to threads).
+    const api = JSON.stringify(import.meta.resolve('tsx/esm/api')), file = JSON.stringify(new URL('./verify-thread.ts', import.meta.url).href);
+    verifier = new Worker(`import(${api}).then((t) => { t.register(); return import(${file}); })`, { eval: true });
+    verifier.unref();
+    verifier.on('message', (m: { id: number; hash?: string; ms?: number; error?: string }) => {
+      const p = pendingVerify.get(m.id);
+      pendingVerify.delete(m.id);
+      if (m.error !== undefined) p?.reject(new Error(`envelope refused: ${m.error}`));
+      else { verifyMs.push(m.ms!); p?.resolve(m.hash!); }
+    });
+  }
+  const id = ++verifyId;
+  // A copy the thread owns (the reply Buffer may share a pooled ArrayBuffer), transferred, not cloned again.
+  const ab = (body.buffer as ArrayBuffer).slice(body.byteOffset, body.byteOffset + body.byteLength);
+  return new Promise((resolve, reject) => {
+    pendingVerify.set(id, { resolve, reject });
+    verifier!.postMessage({ id, body: ab, keys: cfg.signingKeys }, [ab]);
+  });
+}
+
+/** Verifies an envelope as the agent does (in the verification thread) and acks its hash; returns the hash. */
 async function verifyAndAck(e: EdgeState, r: Reply): Promise<{ hash: string; version: number | null }> {
-  const t0 = performance.now();
-  const env = JSON.parse(r.body.toString('utf8')) as { hash: string };
-  verifySignedBundle(env, trusted);
-  verifyMs.push(performance.now() - t0);
+  const hash = await verifyInThread(r.body);
+  const env = { hash };
   const v = Number(r.headers['x-patronus-version']);
   const version = Number.isInteger(v) ? v : null;
   const a = expect(await call(e, 'POST', '/v1/ack', { hash: env.hash, version, ok: true, reason: null }, 10_000), 200);
@@ -202,20 +246,36 @@ function every(period: number, fn: (seq: number) => void): void {
 }
 const stoppers: (() => void)[] = [];
 
-function start(): void {
+/** Edges that had a health report answered since their loops started; `warm` goes out when all have. */
+const warm = new Set<string>();
+function warmed(e: EdgeState): void {
+  if (warm.has(e.name)) return;
+  warm.add(e.name);
+  if (warm.size === edges.length) send({ type: 'warm' });
+}
+
+/** Starts every edge's long-poll, health and fetch loops, edge i after i/n of `rampMs`. */
+function start(rampMs: number): void {
   running = true;
-  for (const e of edges) {
-    void pollLoop(e);
-    every(cfg.healthIntervalMs, (seq) => {
-      call(e, 'POST', '/v1/health', healthBody(e, seq), 10_000).then((r) => { expect(r, 200); record('health', r.ms); })
-        .catch((err) => fail('health', e.name, err));
+  warm.clear();
+  edges.forEach((e, i) => {
+    const t = setTimeout(() => startEdge(e), (i * rampMs) / edges.length);
+    stoppers.push(() => clearTimeout(t));
+  });
+}
+
+function startEdge(e: EdgeState): void {
+  if (!running) return;
+  void pollLoop(e);
+  every(cfg.healthIntervalMs, (seq) => {
+    call(e, 'POST', '/v1/health', healthBody(e, seq), 10_000).then((r) => { expect(r, 200); record('health', r.ms); warmed(e); })
+      .catch((err) => fail('health', e.name, err));
+  });
+  if (cfg.fetchIntervalMs > 0) {
+    every(cfg.fetchIntervalMs, () => {
+      call(e, 'GET', '/v1/bundle?wait=0', undefined, 10_000).then((r) => { expect(r, 200); record('fetch', r.ms); })
+        .catch((err) => fail('fetch', e.name, err));
     });
-    if (cfg.fetchIntervalMs > 0) {
-      every(cfg.fetchIntervalMs, () => {
-        call(e, 'GET', '/v1/bundle?wait=0', undefined, 10_000).then((r) => { expect(r, 200); record('fetch', r.ms); })
-          .catch((err) => fail('fetch', e.name, err));
-      });
-    }
   }
 }
 
@@ -230,7 +290,6 @@ process.on('message', (m: { type: string; [k: string]: unknown }) => {
     switch (m.type) {
       case 'init': {
         cfg = m as unknown as InitMessage;
-        trusted = cfg.signingKeys.map((p) => createPublicKey(p));
         edges = cfg.edges.map((s) => ({
           ...s, have: null,
           agent: new HttpsAgent({ key: s.keyPem, cert: s.certPem, ca: cfg.caPem, keepAlive: true, maxSockets: 4 }),
@@ -247,7 +306,7 @@ process.on('message', (m: { type: string; [k: string]: unknown }) => {
         send({ type: 'synced', ok: ok.filter(Boolean).length });
         return;
       }
-      case 'start': start(); return;
+      case 'start': start(Number(m.rampMs ?? 0)); return;
       case 'stop': {
         stop();
         lag.disable();
@@ -258,6 +317,7 @@ process.on('message', (m: { type: string; [k: string]: unknown }) => {
         };
         // Disconnect only once the (multi-megabyte) result has been written to the channel: disconnecting right
         // after send() lost it — the parent saw the worker exit without a result.
+        if (process.env.PT_SIM_TRACE) (await import('node:fs')).writeFileSync(`${process.env.PT_SIM_TRACE}.${process.pid}.json`, JSON.stringify({ slowTrace, stalls, lagMax: lag.max / 1e6 }));
         process.send!(r, () => process.disconnect());
         return;
       }

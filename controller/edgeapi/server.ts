@@ -115,6 +115,9 @@ function groupCommit(store: Store): (run: (tx: Store) => Promise<unknown>, singl
   });
 }
 
+/** Edges written per transaction of a contact flush. */
+const CONTACT_SLICE = 100;
+
 /**
  * The latest contact per edge — `lastSeen` and the last health report — is soft state: kept in memory and
  * written for all edges in one transaction every `everyMs` (one fsync, not one per report). A report is
@@ -122,32 +125,40 @@ function groupCommit(store: Store): (run: (tx: Store) => Promise<unknown>, singl
  * The durable record of every health report is the analytics write-ahead log (`healthSink`), appended before
  * the edge gets its 200. Acks, which the promotion workflow counts, stay durable before their answer.
  */
-function contactLog(store: Store, everyMs: number): { note(edge: string, at: number, health?: unknown): void; flush(): Promise<void>; stop(): Promise<void> } {
-  let pending = new Map<string, { edge: string; lastSeen: number; health?: unknown }>();
+function contactLog(store: Store, everyMs: number): { note(edge: string, at: number, healthJson?: string): void; flush(): Promise<void>; stop(): Promise<void> } {
+  // Health is held as JSON text: 1,000 report objects kept for up to `everyMs` outlived the young generation and
+  // became old-generation garbage every flush.
+  let pending = new Map<string, { edge: string; lastSeen: number; healthJson?: string }>();
   let running: Promise<void> | null = null;
   // `.finally`, not try/finally inside: with nothing pending the body ends synchronously, and `running` must not
   // keep a settled promise that would make every later flush a no-op.
   const flush = (): Promise<void> => (running ??= (async () => {
     while (pending.size) {
-      const batch = pending;
+      const batch = [...pending.values()];
       pending = new Map();
-      try {
-        await store.recordContacts([...batch.values()]);
-      } catch {
-        // Store busy or closing: keep what no newer contact replaced; the next tick tries again.
-        for (const [k, v] of batch) if (!pending.has(k)) pending.set(k, v);
-        return;
+      // A transaction per CONTACT_SLICE edges with a turn of the event loop between them: 1,000 rows with their
+      // health JSON in one go held the loop ~15-20 ms twice a second, the edge API's p99 at 1,000 edges.
+      for (let i = 0; i < batch.length; i += CONTACT_SLICE) {
+        if (i > 0) await new Promise<void>((r) => setImmediate(r));
+        const slice = batch.slice(i, i + CONTACT_SLICE);
+        try {
+          await store.recordContacts(slice);
+        } catch {
+          // Store busy or closing: keep what no newer contact replaced; the next tick tries again.
+          for (const v of batch.slice(i)) if (!pending.has(v.edge)) pending.set(v.edge, v);
+          return;
+        }
       }
     }
   })().finally(() => { running = null; }));
   const timer = everyMs > 0 ? setInterval(() => void flush(), everyMs) : undefined;
   timer?.unref();
   return {
-    note(edge, at, health) {
+    note(edge, at, healthJson) {
       const c = pending.get(edge);
-      if (!c) { pending.set(edge, { edge, lastSeen: at, ...(health !== undefined && { health }) }); return; }
+      if (!c) { pending.set(edge, { edge, lastSeen: at, ...(healthJson !== undefined && { healthJson }) }); return; }
       c.lastSeen = Math.max(c.lastSeen, at);
-      if (health !== undefined) c.health = health;
+      if (healthJson !== undefined) c.healthJson = healthJson;
     },
     flush: async () => { await running; await flush(); },
     stop: async () => { if (timer) clearInterval(timer); await running; await flush(); },
@@ -209,6 +220,7 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
   // A certificate that is presented must be good: refuse the connection before any request is read.
   server.on('secureConnection', (socket: TLSSocket) => {
     const peer = socket.getPeerCertificate();
+    peerOf.set(socket, peer); // authenticate() reads it from here: once per connection
     if (!peer || Object.keys(peer).length === 0) return; // no certificate: enrolment only, checked per request
     if (!socket.authorized) {
       void audit('edge:?', 'edge.connect', null, 'denied', { reason: `certificate not from this CA: ${socket.authorizationError}`, subject: peer.subject?.CN ?? null, remote: socket.remoteAddress });
@@ -224,15 +236,20 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
   });
 
   async function body<T extends z.ZodType>(req: IncomingMessage, schema: T): Promise<z.infer<T>> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      size += (c as Buffer).length;
-      if (size > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
-      chunks.push(c as Buffer);
-    }
+    // Events, not `for await`: the async iterator cost a handful of promises per request at 1,000 reports a second.
+    const text = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY) { reject(new HttpError(413, `body larger than ${MAX_BODY} bytes`)); req.destroy(); return; }
+        chunks.push(c);
+      });
+      req.on('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+      req.on('error', reject);
+    });
     let raw: unknown;
-    try { raw = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { throw new HttpError(400, 'body is not JSON'); }
+    try { raw = JSON.parse(text); } catch { throw new HttpError(400, 'body is not JSON'); }
     const r = schema.safeParse(raw);
     if (!r.success) {
       const i = r.error.issues[0]!;
@@ -388,7 +405,7 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
         if (opts.healthSink) {
           try { opts.healthSink({ edge, receivedAt: t, health: b.health, telemetry: b.telemetry ?? [] }); } catch (e) { throw new HttpError(503, `health report not accepted: ${(e as Error).message}`); }
         }
-        contacts.note(edge, t, { ...b.health, receivedAt: t });
+        contacts.note(edge, t, JSON.stringify({ ...b.health, receivedAt: t }));
         if (b.telemetry?.length && !opts.healthSink) {
           const lines = b.telemetry.map((r) => ({ edge, receivedAt: t, ...r }));
           if (opts.telemetryFile) appendFileSync(opts.telemetryFile, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');

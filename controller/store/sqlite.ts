@@ -298,12 +298,12 @@ class Core {
     return (this.q('SELECT name, desired_version FROM edges ORDER BY name').all() as Row[])
       .map((r) => ({ edge: String(r.name), desiredVersion: num(r.desired_version) }));
   }
-  recordContacts(contacts: { edge: string; lastSeen: number; health?: unknown }[]): number {
+  recordContacts(contacts: { edge: string; lastSeen: number; healthJson?: string }[]): number {
     const seen = this.q('UPDATE edges SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE name = ?');
     const withHealth = this.q('UPDATE edges SET last_seen = MAX(COALESCE(last_seen, 0), ?), health = ? WHERE name = ?');
     let n = 0;
     for (const c of contacts) {
-      n += (c.health === undefined ? seen.run(c.lastSeen, c.edge) : withHealth.run(c.lastSeen, json(c.health), c.edge)).changes;
+      n += (c.healthJson === undefined ? seen.run(c.lastSeen, c.edge) : withHealth.run(c.lastSeen, c.healthJson, c.edge)).changes;
     }
     return n;
   }
@@ -521,7 +521,7 @@ class SqliteStore implements Store {
   listBundleHashes(version: number) { return this.run(() => this.core.listBundleHashes(version)); }
   getBundleHash(version: number, edge: string) { return this.run(() => this.core.getBundleHash(version, edge)); }
   listDesiredVersions() { return this.run(() => this.core.listDesiredVersions()); }
-  recordContacts(contacts: { edge: string; lastSeen: number; health?: unknown }[]) {
+  recordContacts(contacts: { edge: string; lastSeen: number; healthJson?: string }[]) {
     // One transaction for the batch (one fsync), or part of the caller's when called inside one.
     if (this.txDepth !== null || this.joinsTx()) return this.run(() => this.core.recordContacts(contacts));
     return this.tx((t) => t.recordContacts(contacts));

@@ -195,11 +195,11 @@ export interface Store {
   /** Every edge's desired version, ordered by name; no JSON parsed (the edge API's scan for other writers). */
   listDesiredVersions(): Promise<{ edge: string; desiredVersion: number | null }[]>;
   /**
-   * Writes the edge API's latest contact per edge — `lastSeen`, and `health` when given — in one transaction,
-   * without reading the rows back. Edges that no longer exist are skipped; returns how many rows changed.
-   * `lastSeen` only moves forward.
+   * Writes the edge API's latest contact per edge — `lastSeen`, and the health when given, as JSON text
+   * (`healthJson`, stored as is) — in one transaction, without reading the rows back. Edges that no longer exist
+   * are skipped; returns how many rows changed. `lastSeen` only moves forward.
    */
-  recordContacts(contacts: { edge: string; lastSeen: number; health?: unknown }[]): Promise<number>;
+  recordContacts(contacts: { edge: string; lastSeen: number; healthJson?: string }[]): Promise<number>;
   /**
    * A number that changes whenever another connection (another process: a CLI, a promotion runner) committed
    * to the store since the last call saw it — SQLite's `PRAGMA data_version`. Cheap: no table is read.

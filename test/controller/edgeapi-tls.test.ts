@@ -106,6 +106,22 @@ test('a reused enrolment token is refused with 403 and audited', async () => {
   assert.is((await store.listCertificates('edge1')).length, 1, 'no certificate issued');
 });
 
+test('a body that is not JSON gets 400; one over 1 MiB is cut off (413 or a closed connection) and enrols nothing', async () => {
+  const bad = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request(new URL('/v1/enrol', api.url), { method: 'POST', agent: false, ca: ca.certPem }, (res) => {
+      let t = ''; res.on('data', (c) => { t += c; }); res.on('end', () => resolve({ status: res.statusCode ?? 0, body: t }));
+    });
+    req.on('error', reject);
+    req.end('{"token": ');
+  });
+  assert.is(bad.status, 400);
+  assert.match(bad.body, /body is not JSON/);
+  const certs = (await store.listCertificates()).length;
+  const big = await call('POST', '/v1/enrol', { body: { token: 'pt1.x.y', csr: 'A'.repeat(2 << 20) } }).then((r) => r.status, (e: Error) => e.message);
+  assert.ok(big === 413 || /ECONNRESET|EPIPE|socket hang up/.test(String(big)), `got ${big}`);
+  assert.is((await store.listCertificates()).length, certs, 'no certificate issued');
+});
+
 test('two edges racing with one token: one certificate, one 403', async () => {
   const token = await createEnrolmentToken(store, ca, 'edge2');
   const [a, b] = await Promise.all([newCsr('edge2'), newCsr('edge2')]);

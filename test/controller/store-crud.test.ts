@@ -65,7 +65,7 @@ test('the edge API\'s lean reads and batched contact writes: bundle hash, desire
   await s.upsertEdge('e1', { desiredVersion: 1, lastSeen: 100, health: { at: 'old' } });
   assert.equal(await s.listDesiredVersions(), [{ edge: 'e1', desiredVersion: 1 }, { edge: 'e2', desiredVersion: null }]);
   // One batch: e1 gets health and a newer lastSeen, e2 only lastSeen, a deleted edge is skipped.
-  assert.is(await s.recordContacts([{ edge: 'e1', lastSeen: 200, health: { at: 'new' } }, { edge: 'e2', lastSeen: 150 }, { edge: 'gone', lastSeen: 1 }]), 2);
+  assert.is(await s.recordContacts([{ edge: 'e1', lastSeen: 200, healthJson: '{"at":"new"}' }, { edge: 'e2', lastSeen: 150 }, { edge: 'gone', lastSeen: 1 }]), 2);
   assert.equal([(await s.getEdge('e1'))!.lastSeen, (await s.getEdge('e1'))!.health], [200, { at: 'new' }]);
   assert.equal([(await s.getEdge('e2'))!.lastSeen, (await s.getEdge('e2'))!.health], [150, null]);
   await s.recordContacts([{ edge: 'e1', lastSeen: 50 }]);

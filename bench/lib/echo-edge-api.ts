@@ -17,6 +17,9 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 
 let envelopes: Record<string, EchoEnvelope> = {};
+/** Each envelope's UTF-8 bytes, made once: the minimal server sends bytes it holds. */
+const bytes = new WeakMap<EchoEnvelope, Buffer>();
+const bytesOf = (e: EchoEnvelope) => bytes.get(e) ?? bytes.set(e, Buffer.from(e.text)).get(e)!;
 /** Held long-polls per edge: each entry answers its poll with the edge's current envelope. */
 const held = new Map<string, Set<() => void>>();
 
@@ -41,8 +44,9 @@ process.on('message', (m: { type: 'init'; keyPem: string; certPem: string; caPem
       const env = envelopes[edge];
       if (!env) { res.writeHead(404).end(); return; }
       const answer = (e: EchoEnvelope) => {
-        res.writeHead(200, { 'content-type': 'application/json', 'x-patronus-version': String(e.version), etag: `"${e.hash}"` });
-        res.end(e.text);
+        const bytes = bytesOf(e);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': bytes.length, 'x-patronus-version': String(e.version), etag: `"${e.hash}"` });
+        res.end(bytes);
       };
       if (url.searchParams.get('have') !== env.hash) { answer(env); return; }
       const mine = held.get(edge) ?? held.set(edge, new Set()).get(edge)!;

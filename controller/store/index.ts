@@ -11,7 +11,7 @@
  */
 export * from './types.ts';
 export * from './errors.ts';
-export { openStore, STORE_SCHEMA_VERSION, type OpenStoreOptions } from './sqlite.ts';
+export { CERT_CACHE_CHECK_MS, openStore, STORE_SCHEMA_VERSION, type OpenStoreOptions } from './sqlite.ts';
 export { DEFAULT_STATE_DIR, stateFiles } from './state.ts';
 
 import { openStore } from './sqlite.ts';

@@ -175,8 +175,8 @@ export interface Store {
   latestVersion(): Promise<IntentVersion | null>;
   setVersionReport(id: number, report: unknown): Promise<void>;
   getBundle(version: number, edge: string): Promise<BundleRecord | null>;
-  /** The same bundle's hash and its signed envelope as stored JSON text, unparsed (what the edge API sends). */
-  getBundleText(version: number, edge: string): Promise<{ hash: string; envelopeJson: string } | null>;
+  /** The same bundle's hash and its signed envelope's stored JSON as UTF-8 bytes, unparsed (what the edge API sends). */
+  getBundleBytes(version: number, edge: string): Promise<{ hash: string; envelope: Buffer } | null>;
   /** All bundles of a version, ordered by edge name. */
   listBundles(version: number): Promise<BundleRecord[]>;
   /** Edge and hash of every bundle of a version, ordered by edge name (no envelope parsing: cheap for diffs). */

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openStore, STORE_SCHEMA_VERSION, StoreConflictError, StoreNotFoundError, StoreVersionError, type Store } from '../../controller/store/index.ts';
+import { CERT_CACHE_CHECK_MS, openStore, STORE_SCHEMA_VERSION, StoreConflictError, StoreNotFoundError, StoreVersionError, type Store } from '../../controller/store/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pt-store-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,6 +74,31 @@ test('the edge API\'s lean reads and batched contact writes: bundle hash, desire
   await rejects(() => s.tx(async (tx) => { await tx.recordContacts([{ edge: 'e2', lastSeen: 999 }]); throw new Error('abort'); }));
   assert.is((await s.getEdge('e2'))!.lastSeen, 150);
   await s.close();
+});
+
+test('a certificate revoked through this store is seen at once; through another process within the cache check', async () => {
+  const file = join(dir, 'certs.db');
+  const a = await openStore(file);
+  const b = await openStore(file);
+  const cert = (serial: string) => ({ serial, edge: 'e1', notBefore: 0, notAfter: 1e13, pem: `pem-${serial}` });
+  assert.is(await a.getCertificate('AA'), null, 'unknown (and cached as unknown)');
+  await a.addCertificate(cert('AA'));
+  assert.is((await a.getCertificate('AA'))!.revokedAt, null, 'an add through this store is seen at once');
+  await a.revokeCertificate('AA', 'lost', 5);
+  assert.is((await a.getCertificate('AA'))!.revokedAt, 5, 'a revocation through this store is seen at once');
+  await b.addCertificate(cert('BB'));
+  assert.is((await a.getCertificate('BB'))!.revokedAt, null, 'a miss reads the row the other process added (now cached)');
+  await b.revokeCertificate('BB', 'stolen', 7);
+  const t0 = Date.now();
+  let seen = (await a.getCertificate('BB'))?.revokedAt ?? null;
+  while (seen === null && Date.now() - t0 < 3000) { await new Promise((r) => setTimeout(r, 20)); seen = (await a.getCertificate('BB'))?.revokedAt ?? null; }
+  assert.is(seen, 7, 'the other process\'s revocation is seen');
+  assert.ok(Date.now() - t0 <= CERT_CACHE_CHECK_MS + 200, `within the cache check (${Date.now() - t0} ms)`);
+  // A read inside a transaction that rolls back leaves nothing behind.
+  await rejects(() => a.tx(async (tx) => { await tx.addCertificate(cert('CC')); assert.ok(await tx.getCertificate('CC')); throw new Error('abort'); }));
+  assert.is(await a.getCertificate('CC'), null);
+  await a.close();
+  await b.close();
 });
 
 test('externalChanges moves when another connection commits, not on this one\'s own writes', async () => {

@@ -175,13 +175,12 @@ function verifyInThread(body: Buffer): Promise<string> {
 /** Verifies an envelope as the agent does (in the verification thread) and acks its hash; returns the hash. */
 async function verifyAndAck(e: EdgeState, r: Reply): Promise<{ hash: string; version: number | null }> {
   const hash = await verifyInThread(r.body);
-  const env = { hash };
   const v = Number(r.headers['x-patronus-version']);
   const version = Number.isInteger(v) ? v : null;
-  const a = expect(await call(e, 'POST', '/v1/ack', { hash: env.hash, version, ok: true, reason: null }, 10_000), 200);
+  const a = expect(await call(e, 'POST', '/v1/ack', { hash, version, ok: true, reason: null }, 10_000), 200);
   record('ack', a.ms);
-  e.have = env.hash;
-  return { hash: env.hash, version };
+  e.have = hash;
+  return { hash, version };
 }
 
 function healthBody(e: EdgeState, seq: number): unknown {

@@ -331,31 +331,19 @@ export class AnalyticsStore {
   }
 }
 
-/** Lets the event loop run what is waiting (I/O included) before going on. */
-const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
-
 function shape(columns: string[], raw: Record<string, unknown>[], max: number): QueryResult {
   const rows = raw.slice(0, max).map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, plain(v)])));
   return { columns, rows, truncated: raw.length > max };
 }
 
-/** Rows per data chunk of {@link appendRows}. */
-const APPEND_CHUNK = 512;
-
-/**
- * Appends rows through DuckDB's appender, one data chunk per {@link APPEND_CHUNK} rows, in the connection's
- * transaction if any. Filling a chunk is synchronous JavaScript: between chunks the event loop gets a turn, so the
- * controller's edge API keeps answering during a large append (2,048-row stretches of telemetry rows stalled it
- * for 100-500 ms at 1,000 edges; telemetry now goes in as SQL, healthImportSql).
- */
+/** Appends rows through DuckDB's appender, one data chunk per 2048 rows, in the connection's transaction if any. */
 async function appendRows(c: DuckDBConnection, table: string, cols: Columns, rows: readonly AnalyticsRow[]): Promise<void> {
   if (!rows.length) return;
   const types = cols.map(([, t]) => TYPES[t]);
   const app = await c.createAppender(table);
   try {
-    for (let i = 0; i < rows.length; i += APPEND_CHUNK) {
-      if (i > 0) await yieldTurn();
-      const part = rows.slice(i, i + APPEND_CHUNK);
+    for (let i = 0; i < rows.length; i += 2048) {
+      const part = rows.slice(i, i + 2048);
       const chunk = DuckDBDataChunk.create(types, part.length);
       cols.forEach(([name, t], ci) => {
         const v = chunk.getColumnVector(ci) as unknown as { setItem(i: number, v: DuckDBValue): void; flush(): void };

@@ -5,8 +5,8 @@
  * 200 only once its report is safe. Appending one JSON line to a file is synchronous and survives a SIGKILL
  * of the controller (the kernel's page cache has it); a memory queue would lose up to a batch. Once a second
  * the log is rotated (renamed, so new reports go to a fresh file) and the rotated file goes into DuckDB in one
- * transaction through the appender, then is deleted. Every report carries a sequence number; after a crash the
- * leftover files are replayed and reports at or below the store's largest `edge_health.seq` are skipped, so a
+ * transaction (SQL run by DuckDB, {@link healthImportSql}), then is deleted. Every report carries a sequence
+ * number; after a crash the leftover files are replayed and reports at or below the store's largest `edge_health.seq` are skipped, so a
  * crash between DuckDB's commit and the delete duplicates nothing. Power loss can lose what the page cache
  * had not written back (at most about one flush interval): DuckDB's commit is the fsync.
  *

@@ -86,8 +86,8 @@ export interface EdgeApi {
  * 1,000 fsyncs blocking the event loop (bench/controller-load.ts). Health reports and "last seen" are not
  * written here but by {@link contactLog}.
  */
-function groupCommit(store: Store): (run: (tx: Store) => Promise<unknown>, single?: boolean) => Promise<void> {
-  type Job = { run: (tx: Store) => Promise<unknown>; single: boolean; resolve: () => void; reject: (e: unknown) => void };
+function groupCommit(store: Store): (run: (tx: Store) => Promise<unknown>) => Promise<void> {
+  type Job = { run: (tx: Store) => Promise<unknown>; resolve: () => void; reject: (e: unknown) => void };
   let queue: Job[] = [];
   let scheduled = false;
   const flush = async () => {
@@ -97,9 +97,7 @@ function groupCommit(store: Store): (run: (tx: Store) => Promise<unknown>, singl
       const failed = new Map<Job, unknown>();
       try {
         await store.tx(async (tx) => {
-          // A job of one statement is atomic by itself: no savepoint (SAVEPOINT/RELEASE per report was ~9 % of
-          // the CPU at 1,000 edges). A failed statement changes nothing and rejects only its own request.
-          for (const j of batch) await (j.single ? j.run(tx) : tx.tx((sp) => j.run(sp))).catch((e: unknown) => { failed.set(j, e); });
+          for (const j of batch) await tx.tx((sp) => j.run(sp)).catch((e: unknown) => { failed.set(j, e); });
         });
       } catch (e) {
         for (const j of batch) if (!failed.has(j)) failed.set(j, e);
@@ -108,8 +106,8 @@ function groupCommit(store: Store): (run: (tx: Store) => Promise<unknown>, singl
     }
     scheduled = false;
   };
-  return (run, single = false) => new Promise<void>((resolve, reject) => {
-    queue.push({ run, single, resolve, reject });
+  return (run) => new Promise<void>((resolve, reject) => {
+    queue.push({ run, resolve, reject });
     // setImmediate, not a microtask: the requests read in this turn of the event loop join the same commit.
     if (!scheduled) { scheduled = true; setImmediate(() => void flush()); }
   });
@@ -306,17 +304,23 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
     return { edge, certificate: cert.pem, serial: cert.serial, notAfter: cert.notAfter, caCertificate: ca.certPem, signingKeys };
   }
 
-  /** The edge's desired envelope when its hash differs from `have`, else null. */
-  async function desiredFor(edge: string, have: string | null): Promise<{ version: number; hash: string; envelope: Buffer } | null> {
+  /** The version and hash of the bundle the edge should run, without reading its envelope; null when none. */
+  async function desiredHash(edge: string): Promise<{ version: number; hash: string } | null> {
     const e = await store.getEdge(edge);
     if (!e || e.desiredVersion === null) return null;
-    // The hash first: a poll that already has the bundle reads no envelope.
     const hash = await store.getBundleHash(e.desiredVersion, edge);
-    if (hash === null || hash === have) return null;
+    return hash === null ? null : { version: e.desiredVersion, hash };
+  }
+
+  /** The edge's desired envelope when its hash differs from `have`, else null. */
+  async function desiredFor(edge: string, have: string | null): Promise<{ version: number; hash: string; envelope: Buffer } | null> {
+    // The hash first: a poll that already has the bundle reads no envelope.
+    const h = await desiredHash(edge);
+    if (!h || h.hash === have) return null;
     // The stored JSON goes out as it is: parsing and re-serialising 0.1-0.6 MB envelopes was ~10 % of the CPU at 1,000 edges.
-    const b = await store.getBundleBytes(e.desiredVersion, edge);
+    const b = await store.getBundleBytes(h.version, edge);
     if (!b || b.hash === have) return null;
-    return { version: e.desiredVersion, hash: b.hash, envelope: b.envelope };
+    return { version: h.version, hash: b.hash, envelope: b.envelope };
   }
 
   async function bundle(req: IncomingMessage, res: ServerResponse, edge: string, url: URL): Promise<void> {
@@ -343,8 +347,9 @@ export async function startEdgeApi(opts: EdgeApiOptions): Promise<EdgeApi> {
       } catch (e) { release(); throw e; }
     };
     contacts.note(edge, now());
-    const first = await store.getEdge(edge).then(async (e) => e?.desiredVersion != null && (await store.getBundleHash(e.desiredVersion, edge)) !== have);
-    if (first) { if (await sendBundle()) return; }
+    // Only a poll with something to send takes a send slot.
+    const h = await desiredHash(edge);
+    if (h && h.hash !== have && await sendBundle()) return;
     if (waitS === 0) return send(null);
     // Long-poll: answer on the first desired-version change for this edge, or 204 after `wait` seconds.
     await new Promise<void>((resolve) => {

@@ -11,6 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { publicKeyOf } from './keys.ts';
 
 /** Which WireGuard ran: the kernel module or the userspace daemon. */
 export type WgImpl = 'kernel' | 'wireguard-go';
@@ -145,20 +146,35 @@ export const LIVE_HANDSHAKE_S = 180;
  * really come from, which behind a NAT may differ from what the bundle says (a symmetric NAT's port).
  */
 export function configureDevice(h: WgHost, name: string, c: WgDeviceConfig): void {
-  const set = ['wg', 'set', name, 'private-key', c.privateKeyFile, 'listen-port', String(c.listenPort)];
+  // Only what differs is set: a device carrying traffic must not be touched. wireguard-go closes and
+  // reopens its UDP socket on any `listen-port`, the current one included, and what arrives meanwhile is
+  // lost (test/dataplane/wg-device.test.ts) — and every bundle applies every device's configuration.
+  const cur = showDevice(h, name);
+  const set: string[] = [];
+  if (cur.publicKey !== publicKeyOf(readFileSync(c.privateKeyFile, 'utf8').trim())) set.push('private-key', c.privateKeyFile);
+  if (cur.listenPort !== c.listenPort) set.push('listen-port', String(c.listenPort));
   if (c.peer) {
-    const now = Date.now() / 1000;
-    const live = showDevice(h, name).peers.some((p) => p.publicKey === c.peer!.publicKey && p.endpoint !== null && p.latestHandshake > 0 && now - p.latestHandshake < LIVE_HANDSHAKE_S);
-    set.push('peer', c.peer.publicKey, ...(live ? [] : ['endpoint', c.peer.endpoint]), 'allowed-ips', '0.0.0.0/0,::/0', 'persistent-keepalive', String(c.peer.keepaliveS ?? 25));
+    const p = cur.peers.find((x) => x.publicKey === c.peer!.publicKey);
+    const keepalive = c.peer.keepaliveS ?? 25;
+    const live = p && p.endpoint !== null && p.latestHandshake > 0 && Date.now() / 1000 - p.latestHandshake < LIVE_HANDSHAKE_S;
+    const peer = [
+      ...(live || p?.endpoint === c.peer.endpoint ? [] : ['endpoint', c.peer.endpoint]),
+      ...(p && [...p.allowedIps].sort().join(',') === ALLOWED_IPS ? [] : ['allowed-ips', ALLOWED_IPS]),
+      ...(p?.keepaliveS === keepalive ? [] : ['persistent-keepalive', String(keepalive)]),
+    ];
+    if (peer.length) set.push('peer', c.peer.publicKey, ...peer);
   }
-  run(h, set);
-  for (const p of showDevice(h, name).peers) {
+  if (set.length) run(h, ['wg', 'set', name, ...set]);
+  for (const p of cur.peers) {
     if (p.publicKey !== c.peer?.publicKey) run(h, ['wg', 'set', name, 'peer', p.publicKey, 'remove']);
   }
   run(h, ['ip', 'addr', 'replace', `${c.address}/31`, 'dev', name]);
   run(h, ['ip', 'link', 'set', 'dev', name, 'mtu', String(c.mtu), 'up']);
   tryRun(h, ['sysctl', '-qw', `net.ipv4.conf.${name}.rp_filter=0`]);
 }
+
+/** A device's one peer takes every address: it carries exactly one path (sorted as compared). */
+const ALLOWED_IPS = '0.0.0.0/0,::/0';
 
 /** One peer as `wg show … dump` reports it. */
 export interface WgPeerStatus {
@@ -168,6 +184,9 @@ export interface WgPeerStatus {
   latestHandshake: number;
   rxBytes: number;
   txBytes: number;
+  /** Allowed IPs as configured; persistent keepalive in s (0 = off). */
+  allowedIps: string[];
+  keepaliveS: number;
 }
 
 /** The device's public key, port and peers (`wg show NAME dump`); the private key is read and dropped. */
@@ -178,7 +197,10 @@ export function showDevice(h: WgHost, name: string): { publicKey: string; listen
     publicKey: head[1]!, listenPort: Number(head[2]),
     peers: lines.slice(1).filter(Boolean).map((l) => {
       const f = l.split('\t');
-      return { publicKey: f[0]!, endpoint: f[2] === '(none)' ? null : f[2]!, latestHandshake: Number(f[4]), rxBytes: Number(f[5]), txBytes: Number(f[6]) };
+      return {
+        publicKey: f[0]!, endpoint: f[2] === '(none)' ? null : f[2]!, latestHandshake: Number(f[4]), rxBytes: Number(f[5]), txBytes: Number(f[6]),
+        allowedIps: f[3] === '(none)' ? [] : f[3]!.split(','), keepaliveS: f[7] === 'off' ? 0 : Number(f[7]),
+      };
     }),
   };
 }
